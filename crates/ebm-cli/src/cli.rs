@@ -1,0 +1,67 @@
+//! Argument definitions (clap derive). Every option carries its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Energy-based models of biologically plausible credit assignment: equilibrium propagation,
+/// early inference as backprop, and STDP, runnable and measurable.
+#[derive(Debug, Parser)]
+#[command(name = "ebm", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// TOML configuration file; its keys replace the preset's (or the defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Starting configuration: quick (default), ep-1h, ep-1h-code, ep-2h, ep-3h.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// Override one key, applied after the file: `--set training.epochs=3` (repeatable; the
+    /// value is TOML, a bare word is a string).
+    #[arg(long = "set", global = true, value_name = "PATH=VALUE")]
+    pub overrides: Vec<String>,
+    /// Seed of every random draw (overrides the config's `seed`).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    pub seed: Option<u64>,
+    /// Results directory (default: the config's output.dir, else results/<command>).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing results directory.
+    #[arg(long, global = true)]
+    pub force: bool,
+    /// More log output (-v debug, -vv trace); RUST_LOG, when set, takes precedence.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show, check or list configurations.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `ebm config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (preset + file + overrides) as TOML.
+    Show,
+    /// Validate the effective configuration; exits 2 naming the first bad key.
+    Check,
+    /// List the presets.
+    Presets,
+}

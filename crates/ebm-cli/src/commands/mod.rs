@@ -1,0 +1,45 @@
+//! One module per command; each maps its arguments to library calls.
+
+mod config;
+
+use ebm_config::{ConfigSource, ValidConfig};
+
+use crate::cli::{Cli, Command, GlobalOpts};
+
+/// Dispatch a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Config(cmd) => config::run(cmd, &cli.global),
+    }
+}
+
+/// The configuration source described by the global options.
+pub fn source(global: &GlobalOpts) -> anyhow::Result<ConfigSource> {
+    let preset = global.preset.as_deref().map(str::parse).transpose()?;
+    let mut source = ConfigSource {
+        preset,
+        file: global.config.clone(),
+        overrides: vec![],
+    };
+    for raw in &global.overrides {
+        source.set(raw)?;
+    }
+    if let Some(seed) = global.seed {
+        source.set(&format!("seed={seed}"))?;
+    }
+    Ok(source)
+}
+
+/// Load and validate the effective configuration.
+pub fn load(global: &GlobalOpts) -> anyhow::Result<ValidConfig> {
+    let source = source(global)?;
+    let config = source.load()?;
+    let valid = config.validate().map_err(|e| match e {
+        ebm_config::ConfigError::Invalid { errors, .. } => ebm_config::ConfigError::Invalid {
+            origin: Some(source.describe()),
+            errors,
+        },
+        other => other,
+    });
+    Ok(valid?)
+}

@@ -1,0 +1,92 @@
+//! The results convention: `--out DIR` gets `summary.json`, `metrics.csv` and SVG plots, each
+//! written atomically (temp file + rename); an existing directory is kept unless `--force`.
+//! Also the mapping from errors to exit codes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// A bad-input error raised by the CLI itself (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UserError(pub String);
+
+/// Exit code for an error: 2 when any cause is bad input or configuration, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let bad_input = err
+        .chain()
+        .any(|cause| cause.is::<UserError>() || cause.is::<ebm_config::ConfigError>());
+    if bad_input { 2 } else { 1 }
+}
+
+/// A results directory being filled.
+#[derive(Debug)]
+pub struct OutDir {
+    path: PathBuf,
+}
+
+impl OutDir {
+    /// Create (or, with `force`, reuse) the directory; refuse a non-empty one without `force`.
+    pub fn create(path: &Path, force: bool) -> anyhow::Result<Self> {
+        if path.exists() {
+            let non_empty = std::fs::read_dir(path)
+                .with_context(|| format!("cannot read results directory {}", path.display()))?
+                .next()
+                .is_some();
+            if non_empty && !force {
+                return Err(UserError(format!(
+                    "results directory {} already exists and is not empty (use --force to replace its files)",
+                    path.display()
+                ))
+                .into());
+            }
+        }
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("cannot create results directory {}", path.display()))?;
+        Ok(Self {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Write a file atomically.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+        let path = self.join(name);
+        write_atomic(&path, bytes)?;
+        Ok(path)
+    }
+
+    /// Write `value` as pretty JSON.
+    pub fn write_json(&self, name: &str, value: &impl serde::Serialize) -> anyhow::Result<PathBuf> {
+        let mut text = serde_json::to_string_pretty(value)?;
+        text.push('\n');
+        self.write(name, text.as_bytes())
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// reader never sees a partial file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file().sync_all().ok();
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

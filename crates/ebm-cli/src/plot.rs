@@ -1,0 +1,156 @@
+//! SVG plots (plotters): every figure the commands write goes through here.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use plotters::prelude::*;
+
+/// How a series is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Connected line.
+    Line,
+    /// Markers only.
+    Points,
+    /// Line with markers.
+    LinePoints,
+}
+
+/// One named series of (x, y) points, with optional symmetric error bars.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend label.
+    pub name: String,
+    /// The points.
+    pub points: Vec<(f64, f64)>,
+    /// Half-widths of error bars, one per point (empty = none).
+    pub errors: Vec<f64>,
+    /// Drawing style.
+    pub style: Style,
+}
+
+impl Series {
+    /// A line series.
+    pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            points,
+            errors: Vec::new(),
+            style: Style::LinePoints,
+        }
+    }
+}
+
+/// Axes and titles of a chart.
+#[derive(Debug, Clone, Default)]
+pub struct Chart<'a> {
+    /// Title above the plot.
+    pub title: &'a str,
+    /// x-axis label.
+    pub x_label: &'a str,
+    /// y-axis label.
+    pub y_label: &'a str,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return if log { (0.1, 1.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        (lo / 1.5, hi * 1.5)
+    } else {
+        let pad = ((hi - lo) * 0.05).max(1e-12);
+        (lo - pad, hi + pad)
+    }
+}
+
+/// Draw `series` on one chart and write it as SVG to `path`.
+pub fn svg(path: &Path, chart: &Chart<'_>, series: &[Series]) -> Result<()> {
+    let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+    let ys = series.iter().flat_map(|s| {
+        s.points.iter().enumerate().flat_map(move |(i, p)| {
+            let e = s.errors.get(i).copied().unwrap_or(0.0);
+            [p.1 - e, p.1 + e]
+        })
+    });
+    let (x0, x1) = range(xs, chart.log_x);
+    let (y0, y1) = range(ys, chart.log_y);
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, (800, 560)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(chart.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(70);
+        macro_rules! draw {
+            ($ctx:expr) => {{
+                let mut ctx = $ctx;
+                ctx.configure_mesh()
+                    .x_desc(chart.x_label)
+                    .y_desc(chart.y_label)
+                    .draw()?;
+                for (i, s) in series.iter().enumerate() {
+                    let color = COLORS[i % COLORS.len()];
+                    let pts = s
+                        .points
+                        .iter()
+                        .copied()
+                        .filter(|p| p.0.is_finite() && p.1.is_finite());
+                    let anno = if s.style == Style::Points {
+                        ctx.draw_series(pts.clone().map(|p| Circle::new(p, 3, color.filled())))?
+                    } else {
+                        ctx.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+                    };
+                    anno.label(s.name.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    });
+                    if s.style == Style::LinePoints && s.points.len() <= 60 {
+                        ctx.draw_series(pts.clone().map(|p| Circle::new(p, 3, color.filled())))?;
+                    }
+                    if !s.errors.is_empty() {
+                        ctx.draw_series(s.points.iter().zip(&s.errors).map(|(&(x, y), &e)| {
+                            ErrorBar::new_vertical(x, y - e, y, y + e, color.stroke_width(1), 6)
+                        }))?;
+                    }
+                }
+                ctx.configure_series_labels()
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .position(SeriesLabelPosition::UpperRight)
+                    .draw()?;
+            }};
+        }
+        match (chart.log_x, chart.log_y) {
+            (false, false) => draw!(builder.build_cartesian_2d(x0..x1, y0..y1)?),
+            (true, false) => draw!(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1)?),
+            (false, true) => draw!(builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale())?),
+            (true, true) => {
+                draw!(builder.build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?)
+            }
+        }
+        root.present()?;
+    }
+    crate::output::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("cannot write plot {}", path.display()))
+}

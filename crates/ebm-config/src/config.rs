@@ -1,0 +1,345 @@
+//! The configuration structs, one per section of the TOML file, with their defaults.
+//!
+//! `Config::default()` is the `quick` preset: the paper's 784-500-10 network trained for a few
+//! epochs on the embedded MNIST subset.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole run's configuration. Sections mirror the TOML tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Seed of every random draw of the run (weights, noise, data order, spikes). Each
+    /// independent stream derives its own generator from (seed, stream id).
+    pub seed: u64,
+    /// Network architecture and activation.
+    pub model: ModelConfig,
+    /// State dynamics (relaxation).
+    pub dynamics: DynamicsConfig,
+    /// Supervised training by nudging (equilibrium propagation).
+    pub training: TrainingConfig,
+    /// Where the data comes from.
+    pub data: DataConfig,
+    /// The STDP simulation of section 4.2.
+    pub stdp: StdpConfig,
+    /// The early-inference ("inference is backprop") experiment.
+    pub propagate: PropagateConfig,
+    /// Output files.
+    pub output: OutputConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            model: ModelConfig::default(),
+            dynamics: DynamicsConfig::default(),
+            training: TrainingConfig::default(),
+            data: DataConfig::default(),
+            stdp: StdpConfig::default(),
+            propagate: PropagateConfig::default(),
+            output: OutputConfig::default(),
+        }
+    }
+}
+
+/// Network architecture: layer sizes and the activation `rho`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Units per layer, input first, output last (e.g. `[784, 500, 10]`).
+    pub layers: Vec<usize>,
+    /// The activation `rho` (Eq 2.8).
+    pub rho: RhoConfig,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            layers: vec![784, 500, 10],
+            rho: RhoConfig::default(),
+        }
+    }
+}
+
+/// The activation function `rho` (Eq 2.8 of Bengio et al. 2017).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RhoConfig {
+    /// Which function.
+    pub kind: RhoKind,
+    /// Lower kink of the hard sigmoid: rho = 0 below it.
+    pub beta1: f64,
+    /// Upper kink of the hard sigmoid: rho = 1 above it; `beta2 - beta1` must be 1.
+    pub beta2: f64,
+}
+
+impl Default for RhoConfig {
+    fn default() -> Self {
+        Self {
+            kind: RhoKind::HardSigmoid,
+            beta1: 0.0,
+            beta2: 1.0,
+        }
+    }
+}
+
+/// Choice of activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RhoKind {
+    /// Piecewise linear: 0 below beta1, `s - beta1` between, 1 above beta2 (Eq 2.8).
+    HardSigmoid,
+    /// Logistic sigmoid centred between beta1 and beta2, `1 / (1 + exp(-4 (s - m)))`.
+    Sigmoid,
+}
+
+/// How states move (Eq 2.1-2.2 and the equilibrium-propagation code).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DynamicsConfig {
+    /// Step size epsilon, in (0, 1].
+    pub epsilon: f64,
+    /// Steps of the free phase (T).
+    pub free_steps: usize,
+    /// Steps of the nudged phase (K).
+    pub nudged_steps: usize,
+    /// Steps of the free phase when evaluating (0 = same as `free_steps`).
+    pub eval_steps: usize,
+    /// Standard deviation of the Langevin noise eta (0 = noise-free).
+    pub noise_std: f64,
+    /// Stop a phase early once max |delta s| < tolerance (0 = always run the full step count).
+    pub tolerance: f64,
+    /// The state-update rule.
+    pub rule: UpdateRuleKind,
+}
+
+impl Default for DynamicsConfig {
+    fn default() -> Self {
+        Self {
+            epsilon: 0.5,
+            free_steps: 20,
+            nudged_steps: 4,
+            eval_steps: 0,
+            noise_std: 0.0,
+            tolerance: 0.0,
+            rule: UpdateRuleKind::ProjectedGradient,
+        }
+    }
+}
+
+/// The two state-update rules of `ebm-core`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateRuleKind {
+    /// `s <- clip(s - eps dF/ds, beta1, beta2)`, the equilibrium-propagation code's rule.
+    ProjectedGradient,
+    /// `s <- s + eps (R(s + eta) - s)`, the leaky integrator with Langevin noise (Eq 2.1-2.2).
+    LeakyIntegrator,
+}
+
+/// Supervised training by nudging (Scellier & Bengio).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Nudging strength beta (> 0; its sign is set by `beta_sign`).
+    pub beta: f64,
+    /// How the sign of beta is chosen per minibatch.
+    pub beta_sign: BetaSign,
+    /// The cost C: `half-squared` = 1/2 ||y - d||^2 (Eq 3.3), `squared` = ||y - d||^2 (the
+    /// reference code's).
+    pub cost: CostKind,
+    /// Learning rate per weight layer (one per pair of adjacent layers).
+    pub alphas: Vec<f64>,
+    /// Examples per minibatch.
+    pub batch_size: usize,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Start each free phase from the example's previous free state (persistent particles).
+    pub persistent_particles: bool,
+    /// Order in which training examples are visited.
+    pub data_order: DataOrder,
+    /// Write a checkpoint every this many epochs (0 = only at the end).
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            beta: 1.0,
+            beta_sign: BetaSign::Random,
+            cost: CostKind::HalfSquared,
+            alphas: vec![0.1, 0.05],
+            batch_size: 20,
+            epochs: 5,
+            persistent_particles: true,
+            data_order: DataOrder::Fixed,
+            checkpoint_every: 1,
+        }
+    }
+}
+
+/// How the sign of beta is chosen per minibatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BetaSign {
+    /// Always +beta.
+    Fixed,
+    /// +beta or -beta with probability 1/2 each (the reference code).
+    Random,
+    /// Two nudged phases, at +beta and -beta; the update uses their difference / (2 beta).
+    Centred,
+}
+
+/// The output cost C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CostKind {
+    /// C = 1/2 ||y - d||^2 (Eq 3.3).
+    HalfSquared,
+    /// C = ||y - d||^2 (the reference code's).
+    Squared,
+}
+
+/// Order in which training examples are visited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataOrder {
+    /// The file's order, every epoch (the reference code).
+    Fixed,
+    /// A fresh seeded permutation every epoch.
+    Shuffled,
+}
+
+/// Where the data comes from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Directory holding the four MNIST IDX files (raw or gzip); absent = the embedded subset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Use only the first N training examples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
+    /// Use only the first N test examples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_limit: Option<usize>,
+}
+
+/// The STDP simulation of section 4.2 of Bengio et al. 2017 (see `docs/stdp.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StdpConfig {
+    /// Random rate sequences (the paper: 500).
+    pub sequences: usize,
+    /// Steps per sequence (the paper: 160).
+    pub steps: usize,
+    /// Spike trains sampled per sequence (the paper: 1000).
+    pub trains: usize,
+    /// Half-width of the window around each presynaptic spike, in steps (the paper: 20).
+    pub window: usize,
+    /// Spike probability per step = clamp(spike_scale * rho, 0, 1).
+    pub spike_scale: f64,
+    /// Time constant of the potentiation branch of the STDP kernel, steps (Bi & Poo: 16.8).
+    pub tau_plus: f64,
+    /// Time constant of the depression branch of the STDP kernel, steps (Bi & Poo: 33.7).
+    pub tau_minus: f64,
+    /// Amplitude of potentiation A+.
+    pub a_plus: f64,
+    /// Amplitude of depression A-.
+    pub a_minus: f64,
+    /// Time constant (steps) of the smoothing of the random voltages.
+    pub smoothing: f64,
+    /// Standard deviation of the random drive of the voltages.
+    pub drive_std: f64,
+    /// Steps simulated and discarded before each sequence (start-up transient).
+    pub burn_in: usize,
+    /// Learning rate of the weight in the E[(ds)^2] measurement and Figure 3.
+    pub learning_rate: f64,
+}
+
+impl Default for StdpConfig {
+    fn default() -> Self {
+        Self {
+            sequences: 500,
+            steps: 160,
+            trains: 1000,
+            window: 20,
+            spike_scale: 0.25,
+            tau_plus: 16.8,
+            tau_minus: 33.7,
+            a_plus: 1.0,
+            a_minus: 0.5,
+            smoothing: 10.0,
+            drive_std: 1.0,
+            burn_in: 100,
+            learning_rate: 0.01,
+        }
+    }
+}
+
+/// The early-inference experiment of section 3 (Eq 3.2-3.18).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PropagateConfig {
+    /// Numbers of hidden layers to test.
+    pub hidden_layers: Vec<usize>,
+    /// Units in the input layer.
+    pub input_size: usize,
+    /// Units in each hidden layer.
+    pub hidden_size: usize,
+    /// Units in the output layer.
+    pub output_size: usize,
+    /// Weights are uniform in [-scale, scale] / sqrt(fan_in + fan_out) * sqrt(6)
+    /// (i.e. `scale` = 1 is Glorot-uniform).
+    pub weight_scale: f64,
+    /// Step sizes epsilon to test.
+    pub epsilons: Vec<f64>,
+    /// Lower kink of rho (beta2 = beta1 + 1); the paper's condition is beta1 < 0 < beta2.
+    pub rho_beta1: f64,
+    /// Batch of random inputs.
+    pub batch_size: usize,
+    /// Fixed-point tolerance on max |R(s) - s|.
+    pub tolerance: f64,
+    /// Step budget of the relaxation to the fixed point.
+    pub max_steps: usize,
+}
+
+impl Default for PropagateConfig {
+    fn default() -> Self {
+        Self {
+            hidden_layers: vec![1, 2, 3],
+            input_size: 20,
+            hidden_size: 20,
+            output_size: 5,
+            weight_scale: 0.3,
+            epsilons: vec![0.5, 0.1, 0.01, 0.001],
+            rho_beta1: -0.5,
+            batch_size: 8,
+            tolerance: 1e-13,
+            max_steps: 200_000,
+        }
+    }
+}
+
+/// Output files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Results directory (overridden by `--out`); absent = `results/<command>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Write SVG plots.
+    pub plots: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            plots: true,
+        }
+    }
+}

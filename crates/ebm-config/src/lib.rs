@@ -1,0 +1,40 @@
+//! Typed, validated configuration shared by every `ebm` crate.
+//!
+//! A run is described by one [`Config`]: the model (layer sizes, the activation `rho`), the
+//! dynamics (step size `epsilon`, number of steps, noise, tolerance, update rule), training
+//! (`beta`, its sign mode, per-layer learning rates `alphas`, batch size, epochs, persistent
+//! particles, data order), the data source, the STDP experiment, the early-inference
+//! experiment and the output. It is plain data: serde with `deny_unknown_fields`, TOML on disk,
+//! defaults on every field.
+//!
+//! A config reaches the numerical crates only as a [`ValidConfig`], made once at the edge by
+//! [`Config::validate`]; inner code never re-checks a value (the linfa "parameter guard"
+//! pattern).
+//!
+//! ```
+//! use ebm_config::{Config, ConfigSource, Preset};
+//!
+//! let mut source = ConfigSource::preset(Preset::Ep1h);
+//! source.set("training.epochs=3").unwrap();
+//! let config = source.load().unwrap().validate().unwrap();
+//! assert_eq!(config.training.epochs, 3);
+//! assert_eq!(config.model.layers, vec![784, 500, 10]);
+//! ```
+
+mod config;
+mod error;
+mod load;
+mod presets;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{
+    BetaSign, Config, CostKind, DataConfig, DataOrder, DynamicsConfig, ModelConfig, OutputConfig,
+    PropagateConfig, RhoConfig, RhoKind, StdpConfig, TrainingConfig, UpdateRuleKind,
+};
+pub use error::{ConfigError, FieldError};
+pub use load::ConfigSource;
+pub use presets::Preset;
+pub use validate::ValidConfig;

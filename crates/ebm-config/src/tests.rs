@@ -1,0 +1,147 @@
+//! Unit tests of loading, overriding, validating and round-tripping configurations.
+
+use proptest::prelude::*;
+
+use crate::*;
+
+fn invalid_fields(config: Config) -> Vec<String> {
+    match config.validate() {
+        Err(ConfigError::Invalid { errors, .. }) => errors.into_iter().map(|e| e.field).collect(),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_preset_is_valid_and_round_trips_through_toml() {
+    for preset in Preset::ALL {
+        let config = preset.config();
+        let text = config.to_toml_string();
+        let back = Config::from_toml_str(&text, "round-trip").unwrap();
+        assert_eq!(back, config, "{preset}");
+        back.validate().unwrap();
+    }
+}
+
+#[test]
+fn presets_have_the_papers_values() {
+    let c = Preset::Ep3h.config();
+    assert_eq!(c.model.layers, vec![784, 500, 500, 500, 10]);
+    assert_eq!((c.dynamics.free_steps, c.dynamics.nudged_steps), (500, 8));
+    assert_eq!(c.training.alphas, vec![0.128, 0.032, 0.008, 0.002]);
+    assert_eq!(c.training.epochs, 500);
+    let c = Preset::Ep1hCode.config();
+    assert_eq!((c.training.beta, c.training.cost), (0.5, CostKind::Squared));
+}
+
+#[test]
+fn unknown_key_names_file_line_and_path() {
+    let text = "[model]\nlayers = [784, 10]\nlayerz = 3\n";
+    let err = Config::from_toml_str(text, "a.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("a.toml:3:1:"), "{err}");
+    assert!(
+        err.contains("model.layerz") || err.contains("layerz"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_type_names_the_key_path() {
+    let err = Config::from_toml_str("[dynamics]\nepsilon = \"big\"\n", "b.toml").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("b.toml:2:"), "{msg}");
+    assert!(msg.contains("dynamics.epsilon"), "{msg}");
+}
+
+#[test]
+fn overrides_apply_in_order_and_reject_unknown_keys() {
+    let mut s = ConfigSource::preset(Preset::Ep2h);
+    s.set("training.alphas=[0.1, 0.2, 0.3]").unwrap();
+    s.set("dynamics.rule=leaky-integrator").unwrap();
+    s.set("seed=7").unwrap();
+    let c = s.load().unwrap();
+    assert_eq!(c.training.alphas, vec![0.1, 0.2, 0.3]);
+    assert_eq!(c.dynamics.rule, UpdateRuleKind::LeakyIntegrator);
+    assert_eq!(c.seed, 7);
+
+    let mut s = ConfigSource::default();
+    s.set("training.betta=1").unwrap();
+    let msg = s.load().unwrap_err().to_string();
+    assert!(msg.contains("--set training.betta=1"), "{msg}");
+    assert!(msg.contains("betta"), "{msg}");
+    assert!(ConfigSource::default().set("novalue").is_err());
+}
+
+#[test]
+fn file_is_merged_over_the_preset() {
+    let dir = std::env::temp_dir().join(format!("ebm-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    std::fs::write(&path, "[training]\nepochs = 2\n").unwrap();
+    let source = ConfigSource {
+        preset: Some(Preset::Ep2h),
+        file: Some(path),
+        overrides: vec![],
+    };
+    let c = source.load().unwrap();
+    assert_eq!(c.training.epochs, 2);
+    assert_eq!(c.model.layers, vec![784, 500, 500, 10]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn validation_names_fields_and_values() {
+    let mut c = Config::default();
+    c.dynamics.epsilon = f64::NAN;
+    c.model.layers = vec![784, 0, 500, 10];
+    c.training.beta = 0.0;
+    let err = c.clone().validate().unwrap_err().to_string();
+    assert!(err.contains("dynamics.epsilon = NaN"), "{err}");
+    assert!(err.contains("model.layers[1]"), "{err}");
+    assert!(
+        err.contains("training.alphas has 2 entries but the model has 3 weight layers"),
+        "{err}"
+    );
+    assert!(err.contains("training.beta"), "{err}");
+
+    let mut c = Config::default();
+    c.dynamics.epsilon = 1.5;
+    c.model.rho.beta2 = 2.0;
+    c.stdp.tau_plus = f64::INFINITY;
+    let fields = invalid_fields(c);
+    assert_eq!(
+        fields,
+        vec!["model.rho.beta2", "dynamics.epsilon", "stdp.tau_plus"]
+    );
+}
+
+#[test]
+fn paper_rho_condition_is_expressible() {
+    let mut c = Config::default();
+    c.model.rho.beta1 = -0.5;
+    c.model.rho.beta2 = 0.5;
+    c.validate().unwrap();
+}
+
+proptest! {
+    #[test]
+    fn toml_round_trip(
+        layers in proptest::collection::vec(1usize..2000, 2..6),
+        eps in 1e-6f64..=1.0,
+        beta in 1e-6f64..10.0,
+        seed in 0..=i64::MAX as u64,
+        epochs in 1usize..1000,
+    ) {
+        let mut c = Config::default();
+        c.training.alphas = vec![0.01; layers.len() - 1];
+        c.model.layers = layers;
+        c.dynamics.epsilon = eps;
+        c.training.beta = beta;
+        c.seed = seed;
+        c.training.epochs = epochs;
+        let back = Config::from_toml_str(&c.to_toml_string(), "prop").unwrap();
+        prop_assert_eq!(&back, &c);
+        prop_assert!(back.validate().is_ok());
+    }
+}

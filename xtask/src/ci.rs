@@ -1,0 +1,33 @@
+//! `cargo xtask ci`: every check CI runs, cheapest first.
+
+use anyhow::Result;
+
+use crate::util::{cargo, run};
+
+/// Run the checks; `--no-regression` skips the release-mode regression experiments.
+pub fn run_ci(args: &[String]) -> Result<()> {
+    let regression = !args.iter().any(|a| a == "--no-regression");
+    run(cargo(&["fmt", "--all", "--", "--check"]), "rustfmt")?;
+    run(
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        "clippy",
+    )?;
+    run(cargo(&["test", "--workspace", "--release"]), "tests")?;
+    if regression {
+        for (name, check) in crate::regressions() {
+            eprintln!("xtask: regression experiment {name}");
+            check()?;
+        }
+    }
+    eprintln!("xtask: all checks passed");
+    Ok(())
+}
+
+pub use run_ci as run;

@@ -1,0 +1,46 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `ci`: the checks CI runs, cheap first: `cargo fmt --check`, clippy with `-D warnings` on
+//!   all targets, the tests, then the regression experiments in release mode.
+//! - `reproduce NAME`: a named reproduction run writing `results/NAME/` with a `report.md`.
+//! - `bench`: the benchmarks.
+//!
+//! Kept light on purpose: it drives `cargo` and the `ebm` binary as processes.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod ci;
+mod util;
+
+use anyhow::{Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = args
+        .split_first()
+        .map(|(c, r)| (c.as_str(), r))
+        .unwrap_or(("help", &[]));
+    match cmd {
+        "ci" => ci::run(rest),
+        "help" | "--help" | "-h" => {
+            println!("{}", HELP);
+            Ok(())
+        }
+        other => bail!("unknown xtask command `{other}`\n{HELP}"),
+    }
+}
+
+/// A regression experiment: a name and a check that fails when the result regresses.
+type Regression = (&'static str, fn() -> Result<()>);
+
+/// The regression experiments `cargo xtask ci` runs after the tests (each issue registers its
+/// own).
+fn regressions() -> Vec<Regression> {
+    vec![]
+}
+
+const HELP: &str = "\
+cargo xtask <command>
+
+  ci [--no-regression]    fmt --check, clippy -D warnings, tests, regression experiments
+";
