@@ -53,6 +53,9 @@ pub enum Command {
     /// Show, check or list configurations.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Early inference is backprop: measure how a nudge of the outputs propagates into the
+    /// hidden layers against explicit backpropagation (Bengio et al. 2017, section 3).
+    Propagate,
 }
 
 /// `ebm config ...`

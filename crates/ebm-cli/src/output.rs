@@ -66,12 +66,42 @@ impl OutDir {
         Ok(path)
     }
 
+    /// Write rows as CSV with a header taken from the struct's field names.
+    pub fn write_csv<R: serde::Serialize>(
+        &self,
+        name: &str,
+        rows: &[R],
+    ) -> anyhow::Result<PathBuf> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for r in rows {
+            w.serialize(r)?;
+        }
+        let bytes = w
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot format {name}: {e}"))?;
+        self.write(name, &bytes)
+    }
+
     /// Write `value` as pretty JSON.
     pub fn write_json(&self, name: &str, value: &impl serde::Serialize) -> anyhow::Result<PathBuf> {
         let mut text = serde_json::to_string_pretty(value)?;
         text.push('\n');
         self.write(name, text.as_bytes())
     }
+}
+
+/// The results directory of a command: `--out`, else the config's `output.dir`, else
+/// `results/<command>`.
+pub fn results_dir(
+    global: &crate::cli::GlobalOpts,
+    config: &ebm_config::ValidConfig,
+    command: &str,
+) -> PathBuf {
+    global
+        .out
+        .clone()
+        .or_else(|| config.output.dir.clone())
+        .unwrap_or_else(|| Path::new("results").join(command))
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename, so a

@@ -314,7 +314,7 @@ impl Default for PropagateConfig {
             input_size: 20,
             hidden_size: 20,
             output_size: 5,
-            weight_scale: 0.3,
+            weight_scale: 0.1,
             epsilons: vec![0.5, 0.1, 0.01, 0.001],
             rho_beta1: -0.5,
             batch_size: 8,

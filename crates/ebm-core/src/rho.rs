@@ -2,6 +2,8 @@
 
 use ebm_config::{RhoConfig, RhoKind};
 
+use crate::Scalar;
+
 /// The activation `rho`: a hard sigmoid (Eq 2.8) or a smooth logistic sigmoid.
 ///
 /// Hard sigmoid: `rho(s) = 0` for `s < beta1`, `s - beta1` on `[beta1, beta2]`, `1` above
@@ -59,26 +61,43 @@ impl Rho {
     /// `rho(s)` (Eq 2.8).
     #[inline]
     pub fn rho(&self, s: f64) -> f64 {
-        match *self {
-            Rho::HardSigmoid { beta1, beta2 } => (s.clamp(beta1, beta2)) - beta1,
-            Rho::Sigmoid { centre } => 1.0 / (1.0 + (-4.0 * (s - centre)).exp()),
-        }
+        self.eval(s)
     }
 
     /// `rho'(s)`: 1 on the closed interval `[beta1, beta2]` for the hard sigmoid.
     #[inline]
     pub fn rho_prime(&self, s: f64) -> f64 {
+        self.prime(s)
+    }
+
+    /// `rho(s)` in any [`Scalar`] type.
+    #[inline]
+    pub fn eval<A: Scalar>(&self, s: A) -> A {
         match *self {
             Rho::HardSigmoid { beta1, beta2 } => {
-                if (beta1..=beta2).contains(&s) {
-                    1.0
+                let (b1, b2) = (A::of(beta1), A::of(beta2));
+                s.max(b1).min(b2) - b1
+            }
+            Rho::Sigmoid { centre } => {
+                A::one() / (A::one() + (A::of(-4.0) * (s - A::of(centre))).exp())
+            }
+        }
+    }
+
+    /// `rho'(s)` in any [`Scalar`] type.
+    #[inline]
+    pub fn prime<A: Scalar>(&self, s: A) -> A {
+        match *self {
+            Rho::HardSigmoid { beta1, beta2 } => {
+                if s >= A::of(beta1) && s <= A::of(beta2) {
+                    A::one()
                 } else {
-                    0.0
+                    A::zero()
                 }
             }
             Rho::Sigmoid { .. } => {
-                let r = self.rho(s);
-                4.0 * r * (1.0 - r)
+                let r = self.eval(s);
+                A::of(4.0) * r * (A::one() - r)
             }
         }
     }

@@ -1,6 +1,7 @@
 //! One module per command; each maps its arguments to library calls.
 
 mod config;
+mod propagate;
 
 use ebm_config::{ConfigSource, ValidConfig};
 
@@ -10,6 +11,7 @@ use crate::cli::{Cli, Command, GlobalOpts};
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Config(cmd) => config::run(cmd, &cli.global),
+        Command::Propagate => propagate::run(&cli.global),
     }
 }
 

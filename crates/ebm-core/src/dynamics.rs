@@ -1,0 +1,412 @@
+//! State dynamics: the two update rules and relaxation to a fixed point.
+//!
+//! - Leaky integrator with Langevin noise (Eq 2.1-2.2): `s <- s + eps (R(s + eta) - s)`, with
+//!   `eta ~ N(0, sigma^2)` entering through `R`, i.e. through the connections; for a nudged
+//!   output the force `-eps beta dC/dy` is added (Eq 3.2).
+//! - Projected gradient (the equilibrium-propagation code): `s <- clip(s - eps dF/ds, beta1,
+//!   beta2)`.
+//!
+//! Both are synchronous (every layer moves from the previous step's states). The input layer is
+//! always clamped, and its drive `rho(x) W_0 + b_0` is computed once per relaxation
+//! ([`Relaxer::set_input`]); every product is one batched GEMM into a preallocated buffer, and
+//! the step loop allocates nothing.
+
+use ebm_config::{CostKind, UpdateRuleKind};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, Zip};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::energy::{self, Output, cost_factor};
+use crate::{CoreError, LayeredNet, Scalar, States};
+
+/// How states move: rule, step size, noise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dynamics {
+    /// The update rule.
+    pub rule: UpdateRuleKind,
+    /// Step size epsilon.
+    pub epsilon: f64,
+    /// Langevin noise standard deviation sigma (leaky integrator only; 0 = noise-free).
+    pub noise_std: f64,
+}
+
+impl Dynamics {
+    /// The projected-gradient rule with step `epsilon`, noise-free.
+    pub fn projected(epsilon: f64) -> Self {
+        Self {
+            rule: UpdateRuleKind::ProjectedGradient,
+            epsilon,
+            noise_std: 0.0,
+        }
+    }
+
+    /// The leaky integrator with step `epsilon` and noise `noise_std`.
+    pub fn leaky(epsilon: f64, noise_std: f64) -> Self {
+        Self {
+            rule: UpdateRuleKind::LeakyIntegrator,
+            epsilon,
+            noise_std,
+        }
+    }
+
+    /// How far `states` are from a fixed point of this rule: `max |R(s) - s|` including the
+    /// nudging force for the leaky integrator, and the projected-gradient residual
+    /// `max |clip(s - dF/ds) - s|` for the projected rule (zero at a constrained fixed point).
+    pub fn residual<A: Scalar>(
+        &self,
+        net: &LayeredNet<A>,
+        states: &States<A>,
+        output: &Output<'_, A>,
+    ) -> f64 {
+        match self.rule {
+            UpdateRuleKind::LeakyIntegrator => energy::residual(net, states, output),
+            UpdateRuleKind::ProjectedGradient => {
+                let (lo, hi) = net.rho.bounds();
+                let g = energy::grad_total(net, states, output);
+                let last = if matches!(output, Output::Clamped { .. }) {
+                    g.len() - 1
+                } else {
+                    g.len()
+                };
+                let mut m = 0.0f64;
+                for k in 1..last {
+                    for (&s, &gk) in states.layers[k].iter().zip(g[k].iter()) {
+                        let s = s.f64();
+                        m = m.max(((s - gk.f64()).clamp(lo, hi) - s).abs());
+                    }
+                }
+                m
+            }
+        }
+    }
+}
+
+/// When to stop relaxing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stop {
+    /// Step budget.
+    pub max_steps: usize,
+    /// Stop once `max |delta s| < tolerance` in a step (0 = always use the full budget).
+    pub tolerance: f64,
+    /// Record `mean F` after every step (allocates; for diagnostics only).
+    pub trace_energy: bool,
+}
+
+impl Stop {
+    /// Exactly `n` steps.
+    pub fn steps(n: usize) -> Self {
+        Self {
+            max_steps: n,
+            tolerance: 0.0,
+            trace_energy: false,
+        }
+    }
+}
+
+/// Diagnostics of a relaxation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relaxation {
+    /// Steps taken.
+    pub steps: usize,
+    /// `max |delta s|` of the last step.
+    pub last_delta: f64,
+    /// Whether it stopped on the tolerance (false when the budget ran out or tolerance is 0).
+    pub converged: bool,
+    /// Mean `F` over the batch after each step, when asked for.
+    pub energy_trace: Vec<f64>,
+}
+
+/// Preallocated buffers for relaxing one batch size; reused across minibatches and phases.
+#[derive(Debug, Clone)]
+pub struct Relaxer<A> {
+    batch: usize,
+    /// `rho(x) W_0 + b_0`: `(batch, n_1)`, set by [`Relaxer::set_input`].
+    input_drive: Array2<A>,
+    /// `rho(s_k)` (or `rho(s_k + eta_k)`) per layer; index 0 unused.
+    rho: Vec<Array2<A>>,
+    /// Net input of each layer; index 0 unused.
+    drive: Vec<Array2<A>>,
+    /// Noise `eta_k` per layer (empty until noise is used).
+    noise: Vec<Array2<A>>,
+    rng: ChaCha8Rng,
+}
+
+impl<A: Scalar> Relaxer<A> {
+    /// Buffers for `net` and `batch` examples; the noise generator (used only when
+    /// `noise_std > 0`) is seeded with `noise_seed`.
+    pub fn new(net: &LayeredNet<A>, batch: usize, noise_seed: u64) -> Self {
+        let sizes = net.sizes();
+        let buffers = || {
+            sizes
+                .iter()
+                .map(|&n| Array2::zeros((batch, n)))
+                .collect::<Vec<_>>()
+        };
+        Self {
+            batch,
+            input_drive: Array2::zeros((batch, sizes[1])),
+            rho: buffers(),
+            drive: buffers(),
+            noise: Vec::new(),
+            rng: ChaCha8Rng::seed_from_u64(noise_seed),
+        }
+    }
+
+    /// The batch size the buffers hold.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// The noise generator (to save or restore its state).
+    pub fn rng_mut(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
+    }
+
+    /// Compute the clamped input's drive `rho(x) W_0 + b_0` once (x does not move).
+    pub fn set_input(
+        &mut self,
+        net: &LayeredNet<A>,
+        x: ArrayView2<'_, A>,
+    ) -> Result<(), CoreError> {
+        if x.dim() != (self.batch, net.weights[0].nrows()) {
+            return Err(CoreError::Shape {
+                what: "input x".into(),
+                got: x.shape().to_vec(),
+                expected: vec![self.batch, net.weights[0].nrows()],
+            });
+        }
+        let rho = net.rho;
+        let rx = &mut self.rho[0];
+        Zip::from(&mut *rx)
+            .and(&x)
+            .for_each(|r, &v| *r = rho.eval(v));
+        self.input_drive.assign(&net.biases[0]);
+        general_mat_mul(
+            A::one(),
+            &self.rho[0],
+            &net.weights[0],
+            A::one(),
+            &mut self.input_drive,
+        );
+        Ok(())
+    }
+
+    /// The input drive computed by [`Relaxer::set_input`].
+    pub fn input_drive(&self) -> &Array2<A> {
+        &self.input_drive
+    }
+
+    /// One synchronous step of every free layer; returns `max |delta s|`.
+    /// Requires [`Relaxer::set_input`] for the states' input.
+    pub fn step(
+        &mut self,
+        net: &LayeredNet<A>,
+        states: &mut States<A>,
+        output: &Output<'_, A>,
+        dynamics: &Dynamics,
+    ) -> Result<f64, CoreError> {
+        self.check_states(net, states)?;
+        self.step_unchecked(net, states, output, dynamics, 0)
+    }
+
+    fn check_states(&self, net: &LayeredNet<A>, states: &States<A>) -> Result<(), CoreError> {
+        let sizes = net.sizes();
+        for (k, (s, &n)) in states.layers.iter().zip(&sizes).enumerate() {
+            if s.dim() != (self.batch, n) {
+                return Err(CoreError::Shape {
+                    what: format!("states of layer {k}"),
+                    got: s.shape().to_vec(),
+                    expected: vec![self.batch, n],
+                });
+            }
+        }
+        if states.layers.len() != sizes.len() {
+            return Err(CoreError::Shape {
+                what: "states (layer count)".into(),
+                got: vec![states.layers.len()],
+                expected: vec![sizes.len()],
+            });
+        }
+        Ok(())
+    }
+
+    fn step_unchecked(
+        &mut self,
+        net: &LayeredNet<A>,
+        states: &mut States<A>,
+        output: &Output<'_, A>,
+        dynamics: &Dynamics,
+        step_index: usize,
+    ) -> Result<f64, CoreError> {
+        let depth = net.depth();
+        let rho = net.rho;
+        let leaky = dynamics.rule == UpdateRuleKind::LeakyIntegrator;
+        let noisy = leaky && dynamics.noise_std > 0.0;
+        if noisy {
+            self.draw_noise(net, dynamics.noise_std);
+        }
+        // 1. rho of every free layer (at s + eta for the noisy leaky integrator).
+        for k in 1..=depth {
+            let r = &mut self.rho[k];
+            if noisy {
+                Zip::from(r)
+                    .and(&states.layers[k])
+                    .and(&self.noise[k])
+                    .for_each(|r, &s, &e| {
+                        *r = rho.eval(s + e);
+                    });
+            } else {
+                Zip::from(r)
+                    .and(&states.layers[k])
+                    .for_each(|r, &s| *r = rho.eval(s));
+            }
+        }
+        // 2. Net inputs from the old states (synchronous): one GEMM per product.
+        for k in 1..=depth {
+            let (lower, upper) = self.rho.split_at(k + 1);
+            let d = &mut self.drive[k];
+            if k == 1 {
+                d.assign(&self.input_drive);
+            } else {
+                d.assign(&net.biases[k - 1]);
+                general_mat_mul(A::one(), &lower[k - 1], &net.weights[k - 1], A::one(), d);
+            }
+            if k < depth {
+                general_mat_mul(A::one(), &upper[0], &net.weights[k].t(), A::one(), d);
+            }
+        }
+        // 3. Move every free layer.
+        let eps = A::of(dynamics.epsilon);
+        let (lo, hi) = net.rho.bounds();
+        let (lo, hi) = (A::of(lo), A::of(hi));
+        let mut max_delta = 0.0f64;
+        for k in 1..=depth {
+            let s = &mut states.layers[k];
+            let d = &self.drive[k];
+            let is_output = k == depth;
+            let (force, target) = match output {
+                Output::Nudged { beta, target, cost } if is_output => {
+                    (*beta * cost_factor::<A>(*cost), Some(*target))
+                }
+                Output::Clamped { target } if is_output => {
+                    s.assign(target);
+                    continue;
+                }
+                _ => (A::zero(), None),
+            };
+            let mut layer_max = A::zero();
+            let mut finite = true;
+            let mut update = |s: &mut A, u: A, eta: A, d_target: A| {
+                let old = *s;
+                let new = if leaky {
+                    // s + eps (R(s + eta) - s) - eps beta dC/dy   (Eq 2.1-2.2, Eq 3.2)
+                    let r = rho.prime(old + eta) * u;
+                    old + eps * (r - old) - eps * force * (old - d_target)
+                } else {
+                    // clip(s - eps dF/ds); NaN is caught before the clip swallows it.
+                    let g = old - rho.prime(old) * u + force * (old - d_target);
+                    finite &= g.is_finite();
+                    (old - eps * g).max(lo).min(hi)
+                };
+                *s = new;
+                let delta = (new - old).abs();
+                finite &= delta.is_finite();
+                layer_max = layer_max.max(delta);
+            };
+            match (target, noisy) {
+                (Some(t), true) => Zip::from(s)
+                    .and(d)
+                    .and(&self.noise[k])
+                    .and(&t)
+                    .for_each(|s, &u, &e, &t| update(s, u, e, t)),
+                (Some(t), false) => Zip::from(s)
+                    .and(d)
+                    .and(&t)
+                    .for_each(|s, &u, &t| update(s, u, A::zero(), t)),
+                (None, true) => Zip::from(s)
+                    .and(d)
+                    .and(&self.noise[k])
+                    .for_each(|s, &u, &e| update(s, u, e, A::zero())),
+                (None, false) => Zip::from(s)
+                    .and(d)
+                    .for_each(|s, &u| update(s, u, A::zero(), A::zero())),
+            }
+            if !finite {
+                return Err(CoreError::NonFiniteState {
+                    layer: k,
+                    step: step_index + 1,
+                });
+            }
+            max_delta = max_delta.max(layer_max.f64());
+        }
+        Ok(max_delta)
+    }
+
+    fn draw_noise(&mut self, net: &LayeredNet<A>, std: f64) {
+        if self.noise.is_empty() {
+            self.noise = self.rho.iter().map(|r| Array2::zeros(r.dim())).collect();
+        }
+        let std = A::of(std);
+        for k in 1..=net.depth() {
+            for v in self.noise[k].iter_mut() {
+                let z: f64 = StandardNormal.sample(&mut self.rng);
+                *v = A::of(z) * std;
+            }
+        }
+    }
+
+    /// Relax until `max |delta s| < stop.tolerance` or `stop.max_steps` steps.
+    /// Requires [`Relaxer::set_input`] for the states' input.
+    pub fn relax(
+        &mut self,
+        net: &LayeredNet<A>,
+        states: &mut States<A>,
+        output: &Output<'_, A>,
+        dynamics: &Dynamics,
+        stop: &Stop,
+    ) -> Result<Relaxation, CoreError> {
+        self.check_states(net, states)?;
+        let mut result = Relaxation {
+            steps: 0,
+            last_delta: f64::INFINITY,
+            converged: false,
+            energy_trace: Vec::new(),
+        };
+        for step in 0..stop.max_steps {
+            let delta = self.step_unchecked(net, states, output, dynamics, step)?;
+            result.steps = step + 1;
+            result.last_delta = delta;
+            if stop.trace_energy {
+                let f = energy::total_energy(net, states, output);
+                result.energy_trace.push(f.mean().map_or(0.0, Scalar::f64));
+            }
+            if stop.tolerance > 0.0 && delta < stop.tolerance {
+                result.converged = true;
+                break;
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// Relax `states` (whose layer 0 is the clamped input) in one call: allocates a [`Relaxer`],
+/// computes the input drive once, and relaxes.
+pub fn relax<A: Scalar>(
+    net: &LayeredNet<A>,
+    states: &mut States<A>,
+    output: &Output<'_, A>,
+    dynamics: &Dynamics,
+    stop: &Stop,
+    noise_seed: u64,
+) -> Result<Relaxation, CoreError> {
+    let mut relaxer = Relaxer::new(net, states.batch(), noise_seed);
+    relaxer.set_input(net, states.layers[0].view())?;
+    relaxer.relax(net, states, output, dynamics, stop)
+}
+
+/// The cost factor for a cost kind, re-exported for the trainer (`dC/dy = c (y - d)`).
+pub fn cost_gradient_factor(cost: CostKind) -> f64 {
+    cost_factor::<f64>(cost)
+}

@@ -1,0 +1,154 @@
+//! The energy `E(s)` (Eq 2.7, layered), the cost `C` (Eq 3.3), the total `F = E + beta C`, their
+//! gradients, and the fixed-point map `R(s) = s - dE/ds` (Eq 2.9).
+//!
+//! These are the reference implementations (they allocate); the relaxation loop in
+//! [`crate::Relaxer`] computes the same quantities into preallocated buffers.
+
+use ebm_config::CostKind;
+use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
+
+use crate::{LayeredNet, Scalar, States};
+
+/// The output's boundary condition during relaxation.
+#[derive(Debug, Clone, Copy)]
+pub enum Output<'a, A> {
+    /// `y` moves freely (beta = 0).
+    Free,
+    /// `y` is weakly clamped: the dynamics descend `F = E + beta C` (Eq 3.2-3.3).
+    Nudged {
+        /// Nudging strength (may be negative).
+        beta: A,
+        /// Target `d`: `(batch, n_L)`.
+        target: ArrayView2<'a, A>,
+        /// The cost `C`.
+        cost: CostKind,
+    },
+    /// `y` is held at the target.
+    Clamped {
+        /// Target `d`: `(batch, n_L)`.
+        target: ArrayView2<'a, A>,
+    },
+}
+
+/// `rho` applied elementwise.
+pub fn rho_of<A: Scalar>(net: &LayeredNet<A>, s: &Array2<A>) -> Array2<A> {
+    s.mapv(|v| net.rho.eval(v))
+}
+
+/// `E(s)` per example (Eq 2.7 with layered connectivity):
+/// `sum_k ||s_k||^2 / 2 - sum_k rho(s_k) W_k rho(s_(k+1)) - sum_(k>=1) b_(k-1) . rho(s_k)`.
+/// Returns `(batch,)`.
+pub fn energy<A: Scalar>(net: &LayeredNet<A>, states: &States<A>) -> Array1<A> {
+    let half = A::of(0.5);
+    let mut e = Array1::zeros(states.batch());
+    let rhos: Vec<Array2<A>> = states.layers.iter().map(|s| rho_of(net, s)).collect();
+    for s in &states.layers {
+        e += &(s.mapv(|v| v * v).sum_axis(Axis(1)) * half);
+    }
+    for (k, w) in net.weights.iter().enumerate() {
+        let coupling = (rhos[k].dot(w) * &rhos[k + 1]).sum_axis(Axis(1));
+        e -= &coupling;
+        e -= &rhos[k + 1].dot(&net.biases[k]);
+    }
+    e
+}
+
+/// `dC/dy` factor: C = `c/2 ||y - d||^2` with `c` = 1 (half-squared, Eq 3.3) or 2 (squared).
+pub fn cost_factor<A: Scalar>(cost: CostKind) -> A {
+    match cost {
+        CostKind::HalfSquared => A::one(),
+        CostKind::Squared => A::of(2.0),
+    }
+}
+
+/// The cost `C(y, d)` per example: `1/2 ||y - d||^2` (Eq 3.3) or `||y - d||^2`.
+pub fn cost<A: Scalar>(y: &Array2<A>, target: ArrayView2<'_, A>, kind: CostKind) -> Array1<A> {
+    let diff = y - &target;
+    diff.mapv(|v| v * v).sum_axis(Axis(1)) * (cost_factor::<A>(kind) * A::of(0.5))
+}
+
+/// `F = E + beta C` per example (the energy the nudged phase descends). For a free or clamped
+/// output `F = E`.
+pub fn total_energy<A: Scalar>(
+    net: &LayeredNet<A>,
+    states: &States<A>,
+    output: &Output<'_, A>,
+) -> Array1<A> {
+    let e = energy(net, states);
+    match output {
+        Output::Nudged {
+            beta,
+            target,
+            cost: kind,
+        } => e + cost(states.output(), *target, *kind) * *beta,
+        _ => e,
+    }
+}
+
+/// The drive of layer `k >= 1` (its net input): `rho(s_(k-1)) W_(k-1) + rho(s_(k+1)) W_k^T + b_(k-1)`.
+pub fn net_input<A: Scalar>(net: &LayeredNet<A>, states: &States<A>, k: usize) -> Array2<A> {
+    let mut u = rho_of(net, &states.layers[k - 1]).dot(&net.weights[k - 1]) + &net.biases[k - 1];
+    if k < net.depth() {
+        u += &rho_of(net, &states.layers[k + 1]).dot(&net.weights[k].t());
+    }
+    u
+}
+
+/// `dE/ds_k` for every layer (Eq 2.9): `s_k - rho'(s_k) * net_input_k`; layer 0 (clamped) is
+/// given as `s_0 - rho'(s_0) * rho(s_1) W_0^T` for completeness.
+pub fn grad_energy<A: Scalar>(net: &LayeredNet<A>, states: &States<A>) -> Vec<Array2<A>> {
+    let mut grads = Vec::with_capacity(states.layers.len());
+    let x = &states.layers[0];
+    let u0 = rho_of(net, &states.layers[1]).dot(&net.weights[0].t());
+    grads.push(x - &(x.mapv(|v| net.rho.prime(v)) * &u0));
+    for k in 1..states.layers.len() {
+        let s = &states.layers[k];
+        let u = net_input(net, states, k);
+        grads.push(s - &(s.mapv(|v| net.rho.prime(v)) * &u));
+    }
+    grads
+}
+
+/// `dF/ds` for every layer: `dE/ds` plus `beta dC/dy` on the output.
+pub fn grad_total<A: Scalar>(
+    net: &LayeredNet<A>,
+    states: &States<A>,
+    output: &Output<'_, A>,
+) -> Vec<Array2<A>> {
+    let mut g = grad_energy(net, states);
+    if let Output::Nudged { beta, target, cost } = output {
+        let scale = *beta * cost_factor::<A>(*cost);
+        let last = g.last_mut().expect("at least two layers");
+        Zip::from(last)
+            .and(states.output())
+            .and(target)
+            .for_each(|g, &y, &d| {
+                *g += scale * (y - d);
+            });
+    }
+    g
+}
+
+/// The fixed-point map `R(s) = s - dE/ds` (Eq 2.9) for every layer.
+pub fn fixed_point_map<A: Scalar>(net: &LayeredNet<A>, states: &States<A>) -> Vec<Array2<A>> {
+    grad_energy(net, states)
+        .into_iter()
+        .zip(&states.layers)
+        .map(|(g, s)| s - &g)
+        .collect()
+}
+
+/// `max |R(s) - s|` over the free layers `1..=L` (the output excluded when it is clamped), with
+/// the nudging force included: `max |dF/ds|`.
+pub fn residual<A: Scalar>(net: &LayeredNet<A>, states: &States<A>, output: &Output<'_, A>) -> f64 {
+    let g = grad_total(net, states, output);
+    let last = if matches!(output, Output::Clamped { .. }) {
+        g.len() - 1
+    } else {
+        g.len()
+    };
+    g[1..last]
+        .iter()
+        .flat_map(|a| a.iter())
+        .fold(0.0, |m, v| m.max(v.f64().abs()))
+}

@@ -1,0 +1,209 @@
+//! The layered network: weights `W_k` between layers `k` and `k+1`, biases of layers `1..=L`,
+//! the activation `rho`, and batched states.
+
+use ndarray::{Array1, Array2, ArrayView2};
+use ndarray_rand::RandomExt;
+use rand::Rng;
+use rand_distr::Uniform;
+
+use crate::{CoreError, Rho, Scalar};
+
+/// A layered energy-based network (Eq 2.7 restricted to connections between adjacent layers).
+///
+/// Layer 0 is the clamped input `x`, layer `L` the output `y`.
+/// `weights[k]`: `(n_k, n_(k+1))`, the symmetric coupling between layers `k` and `k+1`.
+/// `biases[k]`: `(n_(k+1),)`, the bias of layer `k+1` (it learns with the rate of `weights[k]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayeredNet<A> {
+    /// `weights[k]`: `(n_k, n_(k+1))`.
+    pub weights: Vec<Array2<A>>,
+    /// `biases[k]`: `(n_(k+1),)`.
+    pub biases: Vec<Array1<A>>,
+    /// The activation.
+    pub rho: Rho,
+}
+
+impl<A: Scalar> LayeredNet<A> {
+    /// All-zero parameters.
+    pub fn zeros(sizes: &[usize], rho: Rho) -> Result<Self, CoreError> {
+        check_sizes(sizes)?;
+        let weights = sizes
+            .windows(2)
+            .map(|w| Array2::zeros((w[0], w[1])))
+            .collect();
+        let biases = sizes[1..].iter().map(|&n| Array1::zeros(n)).collect();
+        Ok(Self {
+            weights,
+            biases,
+            rho,
+        })
+    }
+
+    /// Glorot-uniform weights `U(-a, a)`, `a = sqrt(6 / (n_k + n_(k+1)))`, zero biases.
+    pub fn glorot_uniform(
+        sizes: &[usize],
+        rho: Rho,
+        rng: &mut impl Rng,
+    ) -> Result<Self, CoreError> {
+        Self::scaled_uniform(sizes, rho, 1.0, rng)
+    }
+
+    /// Weights `U(-a, a)` with `a = scale * sqrt(6 / (n_k + n_(k+1)))` (scale 1 = Glorot),
+    /// zero biases. Layers are drawn in order from `rng`.
+    pub fn scaled_uniform(
+        sizes: &[usize],
+        rho: Rho,
+        scale: f64,
+        rng: &mut impl Rng,
+    ) -> Result<Self, CoreError> {
+        let mut net = Self::zeros(sizes, rho)?;
+        for w in &mut net.weights {
+            let (n_in, n_out) = w.dim();
+            let a = scale * (6.0 / (n_in + n_out) as f64).sqrt();
+            let dist = Uniform::new_inclusive(A::of(-a), A::of(a)).expect("a finite range");
+            *w = Array2::random_using((n_in, n_out), dist, rng);
+        }
+        Ok(net)
+    }
+
+    /// Build from parts, checking that shapes chain.
+    pub fn from_parts(
+        weights: Vec<Array2<A>>,
+        biases: Vec<Array1<A>>,
+        rho: Rho,
+    ) -> Result<Self, CoreError> {
+        if weights.is_empty() {
+            return Err(CoreError::TooFewLayers(weights.len() + 1));
+        }
+        if biases.len() != weights.len() {
+            return Err(CoreError::Shape {
+                what: "biases (count)".into(),
+                got: vec![biases.len()],
+                expected: vec![weights.len()],
+            });
+        }
+        for k in 0..weights.len() {
+            let n_out = weights[k].ncols();
+            if k + 1 < weights.len() && weights[k + 1].nrows() != n_out {
+                return Err(CoreError::Shape {
+                    what: format!("W{}", k + 1),
+                    got: weights[k + 1].shape().to_vec(),
+                    expected: vec![n_out, weights[k + 1].ncols()],
+                });
+            }
+            if biases[k].len() != n_out {
+                return Err(CoreError::Shape {
+                    what: format!("b{k}"),
+                    got: vec![biases[k].len()],
+                    expected: vec![n_out],
+                });
+            }
+        }
+        Ok(Self {
+            weights,
+            biases,
+            rho,
+        })
+    }
+
+    /// The network of Eq 2.10: distinct forward `W_k` `(n_k, n_(k+1))` and backward `V_k`
+    /// `(n_(k+1), n_k)` matrices; the dynamics use the symmetric part `1/2 (W_k + V_k^T)`.
+    pub fn symmetrised(
+        forward: &[Array2<A>],
+        backward: &[Array2<A>],
+        biases: Vec<Array1<A>>,
+        rho: Rho,
+    ) -> Result<Self, CoreError> {
+        let half = A::of(0.5);
+        let mut weights = Vec::with_capacity(forward.len());
+        for (k, (w, v)) in forward.iter().zip(backward).enumerate() {
+            if v.t().dim() != w.dim() {
+                return Err(CoreError::Shape {
+                    what: format!("backward matrix V{k}"),
+                    got: v.shape().to_vec(),
+                    expected: vec![w.ncols(), w.nrows()],
+                });
+            }
+            weights.push((w + &v.t()) * half);
+        }
+        Self::from_parts(weights, biases, rho)
+    }
+
+    /// Units per layer, input first.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut s = vec![self.weights[0].nrows()];
+        s.extend(self.weights.iter().map(|w| w.ncols()));
+        s
+    }
+
+    /// Number of weight layers `L` (the output is layer `L`).
+    pub fn depth(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// The first non-finite parameter, if any.
+    pub fn check_finite(&self) -> Result<(), CoreError> {
+        for (layer, w) in self.weights.iter().enumerate() {
+            if !w.iter().all(|v| v.is_finite()) {
+                return Err(CoreError::NonFiniteParameter {
+                    what: "weights",
+                    layer,
+                });
+            }
+        }
+        for (layer, b) in self.biases.iter().enumerate() {
+            if !b.iter().all(|v| v.is_finite()) {
+                return Err(CoreError::NonFiniteParameter {
+                    what: "biases",
+                    layer,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Batched states of every layer: `layers[k]`: `(batch, n_k)`; `layers[0]` is the input `x`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct States<A> {
+    /// Per-layer states.
+    pub layers: Vec<Array2<A>>,
+}
+
+impl<A: Scalar> States<A> {
+    /// The input `x` with every other layer at zero.
+    pub fn with_input<N>(net: &LayeredNet<N>, x: ArrayView2<'_, A>) -> Result<Self, CoreError>
+    where
+        N: Scalar,
+    {
+        let sizes = net.sizes();
+        if x.ncols() != sizes[0] {
+            return Err(CoreError::Shape {
+                what: "input x".into(),
+                got: x.shape().to_vec(),
+                expected: vec![x.nrows(), sizes[0]],
+            });
+        }
+        let mut layers = vec![x.to_owned()];
+        layers.extend(sizes[1..].iter().map(|&n| Array2::zeros((x.nrows(), n))));
+        Ok(Self { layers })
+    }
+
+    /// Examples in the batch.
+    pub fn batch(&self) -> usize {
+        self.layers[0].nrows()
+    }
+
+    /// The output layer `y`: `(batch, n_L)`.
+    pub fn output(&self) -> &Array2<A> {
+        self.layers.last().expect("at least two layers")
+    }
+}
+
+fn check_sizes(sizes: &[usize]) -> Result<(), CoreError> {
+    if sizes.len() < 2 {
+        Err(CoreError::TooFewLayers(sizes.len()))
+    } else {
+        Ok(())
+    }
+}

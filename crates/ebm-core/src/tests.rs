@@ -1,0 +1,356 @@
+//! Tests of the model against finite differences, closed forms and the paper's claims.
+
+use ebm_config::{CostKind, UpdateRuleKind};
+use ndarray::{Array2, array};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::analysis::{FixedPoint, PropagateSettings, early_inference};
+use crate::energy::{self, Output};
+use crate::*;
+
+fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// A 3-hidden-layer f64 net with random biases and states kept away from the kinks.
+fn random_point(rho: Rho, seed: u64) -> (LayeredNet<f64>, States<f64>) {
+    let mut r = rng(seed);
+    let mut net = LayeredNet::<f64>::glorot_uniform(&[5, 7, 6, 4, 3], rho, &mut r).unwrap();
+    for b in &mut net.biases {
+        b.mapv_inplace(|_| r.random_range(-0.5..0.5));
+    }
+    let (lo, _) = rho.bounds();
+    let lo = if lo.is_finite() { lo } else { -0.5 };
+    let mut states = States::with_input(&net, Array2::zeros((2, 5)).view()).unwrap();
+    for layer in &mut states.layers {
+        // Off the kinks: in (lo + 0.05, lo + 0.95), or outside by at least 0.05.
+        layer.mapv_inplace(|_| {
+            let u: f64 = r.random_range(0.05..0.95);
+            match r.random_range(0..5) {
+                0 => lo - u,
+                1 => lo + 1.0 + u,
+                _ => lo + u,
+            }
+        });
+    }
+    (net, states)
+}
+
+fn central_difference(
+    f: impl Fn(&States<f64>) -> f64,
+    states: &States<f64>,
+    k: usize,
+    idx: (usize, usize),
+) -> f64 {
+    let h = 1e-5;
+    let mut plus = states.clone();
+    plus.layers[k][idx] += h;
+    let mut minus = states.clone();
+    minus.layers[k][idx] -= h;
+    (f(&plus) - f(&minus)) / (2.0 * h)
+}
+
+#[test]
+fn energy_gradient_matches_finite_differences_in_every_layer() {
+    for (seed, rho) in [
+        (1, Rho::default()),
+        (2, Rho::hard(-0.5)),
+        (3, Rho::Sigmoid { centre: 0.0 }),
+    ] {
+        let (net, states) = random_point(rho, seed);
+        let grads = energy::grad_energy(&net, &states);
+        let map = energy::fixed_point_map(&net, &states);
+        let e_sum = |s: &States<f64>| energy::energy(&net, s).sum();
+        for k in 0..states.layers.len() {
+            for idx in [(0, 0), (1, states.layers[k].ncols() - 1), (1, 1)] {
+                let fd = central_difference(e_sum, &states, k, idx);
+                let g = grads[k][idx];
+                let rel = (g - fd).abs() / fd.abs().max(1e-3);
+                assert!(
+                    rel <= 1e-6,
+                    "dE/ds layer {k} {idx:?}: analytic {g}, fd {fd}, rel {rel}"
+                );
+                // R(s) = s - dE/ds (Eq 2.9)
+                let r_fd = states.layers[k][idx] - fd;
+                let rel = (map[k][idx] - r_fd).abs() / r_fd.abs().max(1e-3);
+                assert!(
+                    rel <= 1e-6,
+                    "R layer {k} {idx:?}: {} vs {r_fd}",
+                    map[k][idx]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn total_energy_gradient_includes_the_nudge() {
+    let (net, states) = random_point(Rho::default(), 4);
+    let target = Array2::from_elem((2, 3), 0.3);
+    for cost in [CostKind::HalfSquared, CostKind::Squared] {
+        let out = Output::Nudged {
+            beta: 0.7,
+            target: target.view(),
+            cost,
+        };
+        let g = energy::grad_total(&net, &states, &out);
+        let f = |s: &States<f64>| energy::total_energy(&net, s, &out).sum();
+        let last = states.layers.len() - 1;
+        let fd = central_difference(f, &states, last, (1, 2));
+        assert!(
+            (g[last][(1, 2)] - fd).abs() <= 1e-6 * fd.abs().max(1e-3),
+            "{cost:?}"
+        );
+    }
+}
+
+#[test]
+fn symmetrised_net_uses_half_of_w_plus_v_transpose() {
+    let w = vec![array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]];
+    let v = vec![array![[0.0, 1.0, 0.0], [2.0, 0.0, 2.0]]];
+    let net = LayeredNet::symmetrised(&w, &v, vec![array![0.0, 0.0]], Rho::default()).unwrap();
+    assert_eq!(net.weights[0], array![[0.5, 2.0], [2.0, 2.0], [2.5, 4.0]]);
+}
+
+#[test]
+fn relaxation_reaches_the_tolerance() {
+    for rule in [
+        UpdateRuleKind::LeakyIntegrator,
+        UpdateRuleKind::ProjectedGradient,
+    ] {
+        let mut r = rng(5);
+        // Small weights: every unit's input stays inside (beta1, beta2), so the leaky
+        // integrator has a fixed point (beyond beta2 it would chatter at the kink).
+        let net =
+            LayeredNet::<f64>::scaled_uniform(&[6, 8, 8, 3], Rho::hard(-0.5), 0.1, &mut r).unwrap();
+        let x = Array2::from_shape_fn((4, 6), |_| r.random_range(-0.5..0.5));
+        let mut states = States::with_input(&net, x.view()).unwrap();
+        let dynamics = Dynamics {
+            rule,
+            epsilon: 0.5,
+            noise_std: 0.0,
+        };
+        let stop = Stop {
+            max_steps: 10_000,
+            tolerance: 1e-12,
+            trace_energy: false,
+        };
+        let out = Output::Free;
+        let res = relax(&net, &mut states, &out, &dynamics, &stop, 0).unwrap();
+        assert!(res.converged, "{rule:?}: {res:?}");
+        let residual = dynamics.residual(&net, &states, &out);
+        assert!(residual < 1e-11, "{rule:?}: residual {residual}");
+    }
+}
+
+#[test]
+fn saturated_unit_decays_geometrically() {
+    // Section 2.3.1: with rho' = 0 (s beyond beta2) the leaky integrator gives R = 0, so
+    // s_t = (1 - eps)^t s_0 until the unit re-enters [beta1, beta2].
+    let rho = Rho::hard(-0.5);
+    let net = LayeredNet::<f64>::zeros(&[1, 1, 1], rho).unwrap();
+    let mut states = States::with_input(&net, array![[0.0]].view()).unwrap();
+    states.layers[1][(0, 0)] = 8.0;
+    let eps = 0.1;
+    let mut relaxer = Relaxer::new(&net, 1, 0);
+    relaxer.set_input(&net, states.layers[0].view()).unwrap();
+    let dynamics = Dynamics::leaky(eps, 0.0);
+    for t in 1..=20 {
+        relaxer
+            .step(&net, &mut states, &Output::Free, &dynamics)
+            .unwrap();
+        let expected = 8.0 * (1.0f64 - eps).powi(t);
+        assert!(
+            (states.layers[1][(0, 0)] - expected).abs() < 1e-12,
+            "t = {t}"
+        );
+    }
+}
+
+#[test]
+fn projected_rule_never_increases_the_energy() {
+    for seed in 0..40 {
+        let mut r = rng(100 + seed);
+        let depth = 1 + (seed as usize % 3);
+        let mut sizes = vec![r.random_range(2..20)];
+        sizes.extend((0..depth).map(|_| r.random_range(2..30)));
+        sizes.push(r.random_range(1..10));
+        let mut net = LayeredNet::<f64>::glorot_uniform(&sizes, Rho::default(), &mut r).unwrap();
+        for b in &mut net.biases {
+            b.mapv_inplace(|_| r.random_range(-1.0..1.0));
+        }
+        let x = Array2::from_shape_fn((3, sizes[0]), |_| r.random_range(0.0..1.0));
+        let target =
+            Array2::from_shape_fn((3, *sizes.last().unwrap()), |_| r.random_range(0.0..1.0));
+        let mut states = States::with_input(&net, x.view()).unwrap();
+        for l in &mut states.layers[1..] {
+            l.mapv_inplace(|_| r.random_range(0.0..1.0));
+        }
+        let eps = [0.5, 0.2, 0.05][seed as usize % 3];
+        let beta = [0.0, 0.5, 1.0][(seed as usize / 3) % 3];
+        let out = Output::Nudged {
+            beta,
+            target: target.view(),
+            cost: CostKind::HalfSquared,
+        };
+        let dynamics = Dynamics::projected(eps);
+        let mut relaxer = Relaxer::new(&net, 3, 0);
+        relaxer.set_input(&net, x.view()).unwrap();
+        let mut f = energy::total_energy(&net, &states, &out);
+        for step in 0..60 {
+            relaxer.step(&net, &mut states, &out, &dynamics).unwrap();
+            let f_new = energy::total_energy(&net, &states, &out);
+            for (b, (&old, &new)) in f.iter().zip(&f_new).enumerate() {
+                assert!(
+                    new <= old + 1e-12,
+                    "seed {seed} step {step} example {b}: F {old} -> {new}"
+                );
+            }
+            f = f_new;
+        }
+    }
+}
+
+/// Solve Sigma = A Sigma A^T + Q by fixed-point iteration (A stable).
+fn discrete_lyapunov(a: &Array2<f64>, q: &Array2<f64>) -> Array2<f64> {
+    let mut sigma = q.clone();
+    for _ in 0..20_000 {
+        sigma = a.dot(&sigma).dot(&a.t()) + q;
+    }
+    sigma
+}
+
+#[test]
+fn langevin_stationary_covariance_matches_the_linear_system() {
+    // Two free units h and y coupled by w, inside the linear region of rho (beta1 = -0.5):
+    // s_(t+1) = A s_t + const + eps W eta_t with A = I - eps (I - W), so the stationary
+    // covariance solves Sigma = A Sigma A^T + eps^2 sigma^2 W W^T (Eq 2.1: noise through R).
+    let (w, eps, sigma) = (0.6, 0.3, 0.08);
+    let rho = Rho::hard(-0.5);
+    // Biases -w/2 put the fixed point at s = 0, the middle of the linear region.
+    let net = LayeredNet::from_parts(
+        vec![array![[0.0]], array![[w]]],
+        vec![array![-0.5 * w], array![-0.5 * w]],
+        rho,
+    )
+    .unwrap();
+    let chains = 2000;
+    let mut states = States::with_input(&net, Array2::zeros((chains, 1)).view()).unwrap();
+    let mut relaxer = Relaxer::new(&net, chains, 42);
+    relaxer.set_input(&net, states.layers[0].view()).unwrap();
+    let dynamics = Dynamics::leaky(eps, sigma);
+    let mut sums = [[0.0f64; 2]; 2];
+    let mut means = [0.0f64; 2];
+    let (burn, samples) = (200, 3000);
+    let mut n = 0.0;
+    for t in 0..burn + samples {
+        relaxer
+            .step(&net, &mut states, &Output::Free, &dynamics)
+            .unwrap();
+        if t >= burn && t % 3 == 0 {
+            for c in 0..chains {
+                let v: [f64; 2] = [states.layers[1][(c, 0)], states.layers[2][(c, 0)]];
+                assert!(
+                    v.iter().all(|s| s.abs() < 0.45),
+                    "left the linear region: {v:?}"
+                );
+                for i in 0..2 {
+                    means[i] += v[i];
+                    for j in 0..2 {
+                        sums[i][j] += v[i] * v[j];
+                    }
+                }
+                n += 1.0;
+            }
+        }
+    }
+    let wm = array![[0.0, w], [w, 0.0]];
+    let eye = Array2::<f64>::eye(2);
+    let a = &eye - &((&eye - &wm) * eps);
+    let q = wm.dot(&wm.t()) * (eps * eps * sigma * sigma);
+    let expected = discrete_lyapunov(&a, &q);
+    for i in 0..2 {
+        for j in 0..2 {
+            let cov = sums[i][j] / n - (means[i] / n) * (means[j] / n);
+            let rel = (cov - expected[(i, j)]).abs() / expected[(i, j)].abs();
+            assert!(
+                rel < 0.05,
+                "Sigma[{i}][{j}]: empirical {cov}, theory {}, rel {rel}",
+                expected[(i, j)]
+            );
+        }
+    }
+}
+
+#[test]
+fn nonfinite_states_are_reported_with_their_layer() {
+    let mut net = LayeredNet::<f64>::zeros(&[2, 3, 2], Rho::default()).unwrap();
+    net.weights[1][(0, 0)] = f64::NAN;
+    assert_eq!(
+        net.check_finite(),
+        Err(CoreError::NonFiniteParameter {
+            what: "weights",
+            layer: 1
+        })
+    );
+    let mut states = States::with_input(&net, Array2::zeros((1, 2)).view()).unwrap();
+    states.layers[1].fill(0.5);
+    let err = relax(
+        &net,
+        &mut states,
+        &Output::Free,
+        &Dynamics::projected(0.5),
+        &Stop::steps(3),
+        0,
+    );
+    assert!(
+        matches!(err, Err(CoreError::NonFiniteState { step: 1, .. })),
+        "{err:?}"
+    );
+}
+
+fn small_settings(rule: UpdateRuleKind, scale: f64, beta1: f64) -> PropagateSettings {
+    PropagateSettings {
+        hidden_layers: vec![1, 2, 3],
+        input_size: 12,
+        hidden_size: 10,
+        output_size: 4,
+        weight_scale: scale,
+        epsilons: vec![0.1, 0.01],
+        rho: Rho::hard(beta1),
+        rule,
+        batch_size: 4,
+        tolerance: 1e-13,
+        max_steps: 100_000,
+    }
+}
+
+#[test]
+fn early_inference_is_backprop_inside_the_linear_region() {
+    let rows = early_inference(
+        &small_settings(UpdateRuleKind::LeakyIntegrator, 0.1, -0.5),
+        7,
+    )
+    .unwrap();
+    assert_eq!(rows.len(), 2 * (2 + 3 + 4) * 2);
+    for r in &rows {
+        assert_eq!(r.fixed_point, FixedPoint::Interior, "{r:?}");
+        if r.quantity == "state" {
+            assert!(r.cosine >= 0.999, "{r:?}");
+            assert!((r.norm_ratio - 1.0).abs() <= 0.01, "{r:?}");
+        } else if r.layer == r.hidden_layers {
+            assert!(r.cosine >= 0.99, "{r:?}");
+        }
+    }
+}
+
+#[test]
+fn saturating_weights_break_the_identity_and_are_reported() {
+    let rows = early_inference(
+        &small_settings(UpdateRuleKind::LeakyIntegrator, 3.0, -0.5),
+        7,
+    )
+    .unwrap();
+    assert!(rows.iter().any(|r| r.fixed_point != FixedPoint::Interior));
+}
