@@ -8,17 +8,7 @@ use crate::util::{cargo, run};
 pub fn run_ci(args: &[String]) -> Result<()> {
     let regression = !args.iter().any(|a| a == "--no-regression");
     run(cargo(&["fmt", "--all", "--", "--check"]), "rustfmt")?;
-    run(
-        cargo(&[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-        "clippy",
-    )?;
+    run(cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]), "clippy")?;
     run(cargo(&["test", "--workspace", "--release"]), "tests")?;
     if regression {
         for (name, check) in crate::regressions() {
@@ -29,5 +19,3 @@ pub fn run_ci(args: &[String]) -> Result<()> {
     eprintln!("xtask: all checks passed");
     Ok(())
 }
-
-pub use run_ci as run;

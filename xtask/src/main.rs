@@ -4,24 +4,29 @@
 //!   all targets, the tests, then the regression experiments in release mode.
 //! - `reproduce NAME`: a named reproduction run writing `results/NAME/` with a `report.md`.
 //! - `bench`: the benchmarks.
+//! - `make-mini-mnist --from DIR`: the embedded MNIST subset (`crates/trainer/data/mini-mnist/`).
 //!
 //! Kept light on purpose: it drives `cargo` and the `ebm` binary as processes.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
 mod ci;
+mod mini_mnist;
+mod reproduce;
+mod stdp;
 mod util;
 
 use anyhow::{Result, bail};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (cmd, rest) = args
-        .split_first()
-        .map(|(c, r)| (c.as_str(), r))
-        .unwrap_or(("help", &[]));
+    let (cmd, rest) = args.split_first().map(|(c, r)| (c.as_str(), r)).unwrap_or(("help", &[]));
     match cmd {
-        "ci" => ci::run(rest),
+        "ci" => ci::run_ci(rest),
+        "make-mini-mnist" => mini_mnist::run(rest),
+        "reproduce" => reproduce::run_reproduce(rest),
+        "bench" => bench::run_bench(rest),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
             Ok(())
@@ -36,11 +41,16 @@ type Regression = (&'static str, fn() -> Result<()>);
 /// The regression experiments `cargo xtask ci` runs after the tests (each issue registers its
 /// own).
 fn regressions() -> Vec<Regression> {
-    vec![]
+    vec![("stdp", stdp::regression)]
 }
 
 const HELP: &str = "\
 cargo xtask <command>
 
   ci [--no-regression]    fmt --check, clippy -D warnings, tests, regression experiments
+  reproduce NAME          a reproduction run into results/NAME/ with report.md
+                          (propagate, ep-1h, ep-1h-code, stdp, ...)
+  bench [NAME] [RUNS]     timed whole experiments (stdp)
+  make-mini-mnist --from DIR [--out DIR]
+                          the embedded class-balanced MNIST subset, from the four files in DIR
 ";

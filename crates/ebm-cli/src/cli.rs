@@ -53,9 +53,37 @@ pub enum Command {
     /// Show, check or list configurations.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Data sets: download MNIST with checksums.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Train with equilibrium propagation (default: the quick preset on the embedded MNIST
+    /// subset); writes summary.json, metrics.csv, learning_curve.svg and checkpoint.npz.
+    Train(TrainArgs),
+    /// Evaluate a checkpoint on the test set (from zero states).
+    Eval(EvalArgs),
+    /// The STDP simulation of section 4.2 (Figures 3, 4, 5) -> results/stdp.
+    Stdp(StdpArgs),
     /// Early inference is backprop: measure how a nudge of the outputs propagates into the
     /// hidden layers against explicit backpropagation (Bengio et al. 2017, section 3).
     Propagate,
+}
+
+/// `ebm data ...`
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download a data set's files into DIR, verifying each file's SHA-256; files already
+    /// there with a good checksum are kept. Written atomically: never a partial file.
+    Fetch {
+        /// The data set (only `mnist`).
+        dataset: String,
+        /// Directory to write the files to (created if needed).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Base URL of a mirror, tried in the order given (repeatable); default: the built-in
+        /// list of public mirrors.
+        #[arg(long = "mirror", value_name = "URL")]
+        mirrors: Vec<String>,
+    },
 }
 
 /// `ebm config ...`
@@ -67,4 +95,39 @@ pub enum ConfigCommand {
     Check,
     /// List the presets.
     Presets,
+}
+
+/// `ebm stdp` (sizes and constants come from the config's `[stdp]` section; `--set stdp.x=..`).
+#[derive(Debug, Args)]
+pub struct StdpArgs {}
+
+/// `ebm train`
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Directory holding the four MNIST IDX files (raw or .gz); default: the config's
+    /// data.dir, else the embedded subset.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Continue the run whose results directory (with checkpoint.npz) is DIR; its saved config
+    /// is used, with --set overrides on top (e.g. --set training.epochs=30).
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Worker threads for evaluation (default: RAYON_NUM_THREADS, else all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// `ebm eval`
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The checkpoint (checkpoint.npz) to evaluate.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
+    /// Directory holding the four MNIST IDX files; default: the checkpoint config's data.dir,
+    /// else the embedded subset.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Free-phase steps (default: the checkpoint config's evaluation steps).
+    #[arg(long, value_name = "N")]
+    pub steps: Option<usize>,
 }

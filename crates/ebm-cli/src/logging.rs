@@ -24,22 +24,13 @@ pub fn init(verbose: u8, quiet: bool) {
         let indicatif = IndicatifLayer::new();
         let _ = tracing_subscriber::registry()
             .with(filter)
-            .with(
-                fmt::layer()
-                    .with_target(false)
-                    .with_writer(indicatif.get_stderr_writer()),
-            )
+            .with(fmt::layer().with_target(false).with_writer(indicatif.get_stderr_writer()))
             .with(indicatif)
             .try_init();
     } else {
         let _ = tracing_subscriber::registry()
             .with(filter)
-            .with(
-                fmt::layer()
-                    .with_target(false)
-                    .with_ansi(false)
-                    .with_writer(std::io::stderr),
-            )
+            .with(fmt::layer().with_target(false).with_ansi(false).with_writer(std::io::stderr))
             .try_init();
     }
 }

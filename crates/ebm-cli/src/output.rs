@@ -12,12 +12,26 @@ use anyhow::Context;
 #[error("{0}")]
 pub struct UserError(pub String);
 
+/// The run was interrupted (SIGINT/SIGTERM) after saving its state (exit code 130).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted; state saved to {0} (continue with --resume)")]
+pub struct Interrupted(pub String);
+
 /// Exit code for an error: 2 when any cause is bad input or configuration, else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    let bad_input = err
-        .chain()
-        .any(|cause| cause.is::<UserError>() || cause.is::<ebm_config::ConfigError>());
-    if bad_input { 2 } else { 1 }
+    let bad_input = err.chain().any(|cause| {
+        cause.is::<UserError>()
+            || cause.is::<ebm_config::ConfigError>()
+            || cause.is::<trainer::DataError>()
+            || cause.downcast_ref::<trainer::TrainError>().is_some_and(|e| e.is_bad_input())
+    });
+    if err.chain().any(|c| c.is::<Interrupted>()) {
+        130
+    } else if bad_input {
+        2
+    } else {
+        1
+    }
 }
 
 /// A results directory being filled.
@@ -44,9 +58,7 @@ impl OutDir {
         }
         std::fs::create_dir_all(path)
             .with_context(|| format!("cannot create results directory {}", path.display()))?;
-        Ok(Self {
-            path: path.to_owned(),
-        })
+        Ok(Self { path: path.to_owned() })
     }
 
     /// The directory.
@@ -76,9 +88,7 @@ impl OutDir {
         for r in rows {
             w.serialize(r)?;
         }
-        let bytes = w
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("cannot format {name}: {e}"))?;
+        let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("cannot format {name}: {e}"))?;
         self.write(name, &bytes)
     }
 
@@ -107,16 +117,11 @@ pub fn results_dir(
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// reader never sees a partial file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
     tmp.as_file().sync_all().ok();
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -32,12 +32,7 @@ pub struct Series {
 impl Series {
     /// A line series.
     pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        Self {
-            name: name.into(),
-            points,
-            errors: Vec::new(),
-            style: Style::LinePoints,
-        }
+        Self { name: name.into(), points, errors: Vec::new(), style: Style::LinePoints }
     }
 }
 
@@ -106,17 +101,11 @@ pub fn svg(path: &Path, chart: &Chart<'_>, series: &[Series]) -> Result<()> {
         macro_rules! draw {
             ($ctx:expr) => {{
                 let mut ctx = $ctx;
-                ctx.configure_mesh()
-                    .x_desc(chart.x_label)
-                    .y_desc(chart.y_label)
-                    .draw()?;
+                ctx.configure_mesh().x_desc(chart.x_label).y_desc(chart.y_label).draw()?;
                 for (i, s) in series.iter().enumerate() {
                     let color = COLORS[i % COLORS.len()];
-                    let pts = s
-                        .points
-                        .iter()
-                        .copied()
-                        .filter(|p| p.0.is_finite() && p.1.is_finite());
+                    let pts =
+                        s.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite());
                     let anno = if s.style == Style::Points {
                         ctx.draw_series(pts.clone().map(|p| Circle::new(p, 3, color.filled())))?
                     } else {

@@ -1,6 +1,6 @@
 //! The configuration structs, one per section of the TOML file, with their defaults.
 //!
-//! `Config::default()` is the `quick` preset: the paper's 784-500-10 network trained for a few
+//! `Config::default()` is the `quick` preset: the paper's 784-500-10 network trained for 15
 //! epochs on the embedded MNIST subset.
 
 use std::path::PathBuf;
@@ -57,10 +57,7 @@ pub struct ModelConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self {
-            layers: vec![784, 500, 10],
-            rho: RhoConfig::default(),
-        }
+        Self { layers: vec![784, 500, 10], rho: RhoConfig::default() }
     }
 }
 
@@ -78,11 +75,7 @@ pub struct RhoConfig {
 
 impl Default for RhoConfig {
     fn default() -> Self {
-        Self {
-            kind: RhoKind::HardSigmoid,
-            beta1: 0.0,
-            beta2: 1.0,
-        }
+        Self { kind: RhoKind::HardSigmoid, beta1: 0.0, beta2: 1.0 }
     }
 }
 
@@ -173,7 +166,7 @@ impl Default for TrainingConfig {
             cost: CostKind::HalfSquared,
             alphas: vec![0.1, 0.05],
             batch_size: 20,
-            epochs: 5,
+            epochs: 15,
             persistent_particles: true,
             data_order: DataOrder::Fixed,
             checkpoint_every: 1,
@@ -229,6 +222,12 @@ pub struct DataConfig {
 }
 
 /// The STDP simulation of section 4.2 of Bengio et al. 2017 (see `docs/stdp.md`).
+///
+/// The presynaptic voltage `s_j` and the external drive `x` of the postsynaptic unit are
+/// discretised Ornstein-Uhlenbeck processes (time constant `smoothing`); the postsynaptic voltage
+/// is a leaky integrator of the drive, `s_i <- s_i + epsilon (x - s_i)`. Spikes are drawn per
+/// step with probability `clamp(spike_scale * rho(s), 0, 1)` (Bernoulli) or
+/// `1 - exp(-spike_scale * rho(s))` (Poisson).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StdpConfig {
@@ -240,8 +239,11 @@ pub struct StdpConfig {
     pub trains: usize,
     /// Half-width of the window around each presynaptic spike, in steps (the paper: 20).
     pub window: usize,
-    /// Spike probability per step = clamp(spike_scale * rho, 0, 1).
+    /// Spike probability constant c: p = clamp(c rho(s), 0, 1) per step (Bernoulli) or
+    /// p = 1 - exp(-c rho(s)) (Poisson).
     pub spike_scale: f64,
+    /// Spike model: `bernoulli` or `poisson`.
+    pub spike_model: String,
     /// Time constant of the potentiation branch of the STDP kernel, steps (Bi & Poo: 16.8).
     pub tau_plus: f64,
     /// Time constant of the depression branch of the STDP kernel, steps (Bi & Poo: 33.7).
@@ -250,14 +252,28 @@ pub struct StdpConfig {
     pub a_plus: f64,
     /// Amplitude of depression A-.
     pub a_minus: f64,
-    /// Time constant (steps) of the smoothing of the random voltages.
+    /// Time constant (steps, >= 1) of the Ornstein-Uhlenbeck presynaptic voltage and drive.
     pub smoothing: f64,
-    /// Standard deviation of the random drive of the voltages.
+    /// Mean of the presynaptic voltage `s_j`.
+    pub pre_mean: f64,
+    /// Stationary standard deviation of the presynaptic voltage `s_j`.
+    pub pre_std: f64,
+    /// Mean of the external drive `x` of the postsynaptic voltage.
+    pub drive_mean: f64,
+    /// Stationary standard deviation of the external drive `x`.
     pub drive_std: f64,
-    /// Steps simulated and discarded before each sequence (start-up transient).
+    /// Step of the postsynaptic leaky integrator `s_i <- s_i + epsilon (x + W rho(s_j) - s_i)`,
+    /// in (0, 1] (Eq 2.1 without noise).
+    pub epsilon: f64,
+    /// Estimate of ds_i/dt at step t: `central` (s_(t+1) - s_(t-1)) / 2, `forward`
+    /// s_(t+1) - s_t, or `backward` s_t - s_(t-1).
+    pub derivative: String,
+    /// Steps simulated from rest (all voltages 0) and discarded before each sequence.
     pub burn_in: usize,
     /// Learning rate of the weight in the E[(ds)^2] measurement and Figure 3.
     pub learning_rate: f64,
+    /// Equal-count bins of the rate-rule update in Figure 5.
+    pub fig5_bins: usize,
 }
 
 impl Default for StdpConfig {
@@ -268,14 +284,21 @@ impl Default for StdpConfig {
             trains: 1000,
             window: 20,
             spike_scale: 0.25,
+            spike_model: "bernoulli".into(),
             tau_plus: 16.8,
             tau_minus: 33.7,
             a_plus: 1.0,
             a_minus: 0.5,
             smoothing: 10.0,
+            pre_mean: 0.5,
+            pre_std: 0.3,
+            drive_mean: 0.5,
             drive_std: 1.0,
+            epsilon: 0.1,
+            derivative: "central".into(),
             burn_in: 100,
             learning_rate: 0.01,
+            fig5_bins: 20,
         }
     }
 }
@@ -337,9 +360,6 @@ pub struct OutputConfig {
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        Self {
-            dir: None,
-            plots: true,
-        }
+        Self { dir: None, plots: true }
     }
 }

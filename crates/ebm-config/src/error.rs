@@ -63,16 +63,9 @@ pub enum ConfigError {
 }
 
 fn origin_suffix(origin: &Option<String>) -> String {
-    origin
-        .as_ref()
-        .map(|o| format!(" ({o})"))
-        .unwrap_or_default()
+    origin.as_ref().map(|o| format!(" ({o})")).unwrap_or_default()
 }
 
 fn join(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }

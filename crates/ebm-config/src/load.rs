@@ -22,10 +22,7 @@ pub struct ConfigSource {
 impl ConfigSource {
     /// Start from a preset.
     pub fn preset(preset: Preset) -> Self {
-        Self {
-            preset: Some(preset),
-            ..Self::default()
-        }
+        Self { preset: Some(preset), ..Self::default() }
     }
 
     /// Add an override `path=value`; the value is TOML (`0.5`, `[784, 10]`, `"fixed"`), and a
@@ -48,11 +45,7 @@ impl ConfigSource {
         if !self.overrides.is_empty() {
             parts.push(format!("--set {}", self.overrides.join(" --set ")));
         }
-        if parts.is_empty() {
-            "defaults".to_owned()
-        } else {
-            parts.join(", ")
-        }
+        if parts.is_empty() { "defaults".to_owned() } else { parts.join(", ") }
     }
 
     /// Build the configuration. It is not validated yet: call [`Config::validate`].
@@ -60,23 +53,24 @@ impl ConfigSource {
         let base = self.preset.map(Preset::config).unwrap_or_default();
         let mut table = to_table(&base);
         if let Some(path) = &self.file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
             let file_table = parse_file(path, &text)?;
             merge(&mut table, file_table);
         }
-        for raw in &self.overrides {
-            let (path, value) = parse_override(raw)?;
-            set_path(&mut table, &path, value).map_err(|reason| ConfigError::Override {
-                raw: raw.clone(),
-                reason,
-            })?;
-            from_table::<Config>(&table, &format!("--set {raw}"))?;
-        }
+        apply_overrides(&mut table, &self.overrides)?;
         from_table(&table, "config")
     }
+}
+
+fn apply_overrides(table: &mut Table, overrides: &[String]) -> Result<(), ConfigError> {
+    for raw in overrides {
+        let (path, value) = parse_override(raw)?;
+        set_path(table, &path, value)
+            .map_err(|reason| ConfigError::Override { raw: raw.clone(), reason })?;
+        from_table::<Config>(table, &format!("--set {raw}"))?;
+    }
+    Ok(())
 }
 
 impl Config {
@@ -85,13 +79,17 @@ impl Config {
         parse_typed(text, origin)
     }
 
+    /// This configuration with `path=value` overrides applied in order (e.g. to continue a
+    /// checkpointed run for more epochs).
+    pub fn with_overrides(&self, overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut table = to_table(self);
+        apply_overrides(&mut table, overrides)?;
+        from_table(&table, "config")
+    }
+
     /// Read a TOML file (missing keys take their defaults).
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        ConfigSource {
-            file: Some(path.to_owned()),
-            ..ConfigSource::default()
-        }
-        .load()
+        ConfigSource { file: Some(path.to_owned()), ..ConfigSource::default() }.load()
     }
 
     /// The configuration as TOML; `Config::from_toml_str` reads it back to an equal value.
@@ -105,8 +103,7 @@ impl Config {
 fn parse_file(path: &Path, text: &str) -> Result<Table, ConfigError> {
     let origin = path.display().to_string();
     parse_typed::<Config>(text, &origin)?;
-    text.parse::<Table>()
-        .map_err(|e| parse_error(&origin, text, &e, String::new()))
+    text.parse::<Table>().map_err(|e| parse_error(&origin, text, &e, String::new()))
 }
 
 fn parse_typed<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigError> {
@@ -118,11 +115,7 @@ fn parse_typed<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, Confi
 }
 
 fn key_prefix(path: &str) -> String {
-    if path.is_empty() || path == "." {
-        String::new()
-    } else {
-        format!("at key `{path}`: ")
-    }
+    if path.is_empty() || path == "." { String::new() } else { format!("at key `{path}`: ") }
 }
 
 fn parse_error(origin: &str, text: &str, e: &toml::de::Error, key: String) -> ConfigError {
@@ -172,18 +165,10 @@ fn merge(base: &mut Table, over: Table) {
 }
 
 fn parse_override(raw: &str) -> Result<(Vec<String>, Value), ConfigError> {
-    let bad = |reason: &str| ConfigError::Override {
-        raw: raw.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let (path, value) = raw
-        .split_once('=')
-        .ok_or_else(|| bad("expected path=value"))?;
-    let path: Vec<String> = path
-        .trim()
-        .split('.')
-        .map(|s| s.trim().to_owned())
-        .collect();
+    let bad =
+        |reason: &str| ConfigError::Override { raw: raw.to_owned(), reason: reason.to_owned() };
+    let (path, value) = raw.split_once('=').ok_or_else(|| bad("expected path=value"))?;
+    let path: Vec<String> = path.trim().split('.').map(|s| s.trim().to_owned()).collect();
     if path.iter().any(String::is_empty) {
         return Err(bad("empty key in the path"));
     }
@@ -203,9 +188,7 @@ fn set_path(table: &mut Table, path: &[String], value: Value) -> Result<(), Stri
     let (last, parents) = path.split_last().expect("path is non-empty");
     let mut current = table;
     for (i, key) in parents.iter().enumerate() {
-        let entry = current
-            .entry(key.clone())
-            .or_insert_with(|| Value::Table(Table::new()));
+        let entry = current.entry(key.clone()).or_insert_with(|| Value::Table(Table::new()));
         current = match entry {
             Value::Table(t) => t,
             _ => return Err(format!("`{}` is not a table", path[..=i].join("."))),

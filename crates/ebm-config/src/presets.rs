@@ -6,7 +6,7 @@ use crate::config::{Config, CostKind};
 /// A named starting configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
-    /// The default: 784-500-10 for 5 epochs on the embedded MNIST subset.
+    /// The default: 784-500-10 for 15 epochs on the embedded MNIST subset.
     Quick,
     /// 784-500-10, T 20, K 4, beta 1, alphas 0.1 0.05, 25 epochs (the paper's Table 1).
     Ep1h,
@@ -20,13 +20,8 @@ pub enum Preset {
 
 impl Preset {
     /// Every preset, in the order `ebm config presets` lists them.
-    pub const ALL: [Preset; 5] = [
-        Preset::Quick,
-        Preset::Ep1h,
-        Preset::Ep1hCode,
-        Preset::Ep2h,
-        Preset::Ep3h,
-    ];
+    pub const ALL: [Preset; 5] =
+        [Preset::Quick, Preset::Ep1h, Preset::Ep1hCode, Preset::Ep2h, Preset::Ep3h];
 
     /// The preset's name on the command line.
     pub fn name(self) -> &'static str {
@@ -42,7 +37,7 @@ impl Preset {
     /// One line saying what the preset is.
     pub fn description(self) -> &'static str {
         match self {
-            Preset::Quick => "784-500-10, 5 epochs on the embedded 10k/2k MNIST subset (default)",
+            Preset::Quick => "784-500-10, 15 epochs on the embedded 10k/2k MNIST subset (default)",
             Preset::Ep1h => "784-500-10, T 20, K 4, beta 1, alphas 0.1 0.05, 25 epochs (paper)",
             Preset::Ep1hCode => {
                 "ep-1h with the reference code's C = ||y-d||^2 and beta 0.5 (25 epochs)"

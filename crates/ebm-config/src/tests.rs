@@ -36,14 +36,9 @@ fn presets_have_the_papers_values() {
 #[test]
 fn unknown_key_names_file_line_and_path() {
     let text = "[model]\nlayers = [784, 10]\nlayerz = 3\n";
-    let err = Config::from_toml_str(text, "a.toml")
-        .unwrap_err()
-        .to_string();
+    let err = Config::from_toml_str(text, "a.toml").unwrap_err().to_string();
     assert!(err.starts_with("a.toml:3:1:"), "{err}");
-    assert!(
-        err.contains("model.layerz") || err.contains("layerz"),
-        "{err}"
-    );
+    assert!(err.contains("model.layerz") || err.contains("layerz"), "{err}");
 }
 
 #[test]
@@ -79,11 +74,7 @@ fn file_is_merged_over_the_preset() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("c.toml");
     std::fs::write(&path, "[training]\nepochs = 2\n").unwrap();
-    let source = ConfigSource {
-        preset: Some(Preset::Ep2h),
-        file: Some(path),
-        overrides: vec![],
-    };
+    let source = ConfigSource { preset: Some(Preset::Ep2h), file: Some(path), overrides: vec![] };
     let c = source.load().unwrap();
     assert_eq!(c.training.epochs, 2);
     assert_eq!(c.model.layers, vec![784, 500, 500, 10]);
@@ -110,10 +101,7 @@ fn validation_names_fields_and_values() {
     c.model.rho.beta2 = 2.0;
     c.stdp.tau_plus = f64::INFINITY;
     let fields = invalid_fields(c);
-    assert_eq!(
-        fields,
-        vec!["model.rho.beta2", "dynamics.epsilon", "stdp.tau_plus"]
-    );
+    assert_eq!(fields, vec!["model.rho.beta2", "dynamics.epsilon", "stdp.tau_plus"]);
 }
 
 #[test]

@@ -41,10 +41,7 @@ struct Checker(Vec<FieldError>);
 
 impl Checker {
     fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
+        self.0.push(FieldError { field: field.into(), message: message.into() });
     }
 
     fn positive_count(&mut self, field: &str, value: usize) {
@@ -91,45 +88,29 @@ impl Config {
         if self.seed > i64::MAX as u64 {
             c.fail(
                 "seed",
-                format!(
-                    "= {}: must be at most {} (a TOML integer)",
-                    self.seed,
-                    i64::MAX
-                ),
+                format!("= {}: must be at most {} (a TOML integer)", self.seed, i64::MAX),
             );
         }
         let m = &self.model;
         if m.layers.len() < 2 {
             c.fail(
                 "model.layers",
-                format!(
-                    "has {} entries: need at least 2 (input and output)",
-                    m.layers.len()
-                ),
+                format!("has {} entries: need at least 2 (input and output)", m.layers.len()),
             );
         }
         for (i, &n) in m.layers.iter().enumerate() {
             if n == 0 {
-                c.fail(
-                    format!("model.layers[{i}]"),
-                    "= 0: a layer needs at least 1 unit",
-                );
+                c.fail(format!("model.layers[{i}]"), "= 0: a layer needs at least 1 unit");
             }
         }
         let (b1, b2) = (m.rho.beta1, m.rho.beta2);
         if c.finite("model.rho.beta1", b1) & c.finite("model.rho.beta2", b2) {
             if b1 >= b2 {
-                c.fail(
-                    "model.rho.beta2",
-                    format!("= {b2}: must be > model.rho.beta1 = {b1}"),
-                );
+                c.fail("model.rho.beta2", format!("= {b2}: must be > model.rho.beta1 = {b1}"));
             } else if m.rho.kind == RhoKind::HardSigmoid && ((b2 - b1) - 1.0).abs() > 1e-9 {
                 c.fail(
                     "model.rho.beta2",
-                    format!(
-                        "- beta1 = {}: must be 1 for the hard sigmoid (Eq 2.8)",
-                        b2 - b1
-                    ),
+                    format!("- beta1 = {}: must be 1 for the hard sigmoid (Eq 2.8)", b2 - b1),
                 );
             }
         }
@@ -145,10 +126,7 @@ impl Config {
         if c.finite("training.beta", t.beta) && t.beta <= 0.0 {
             c.fail(
                 "training.beta",
-                format!(
-                    "= {}: must be > 0 (its sign is set by training.beta_sign)",
-                    t.beta
-                ),
+                format!("= {}: must be > 0 (its sign is set by training.beta_sign)", t.beta),
             );
         }
         let weight_layers = m.layers.len().saturating_sub(1);
@@ -184,16 +162,40 @@ impl Config {
         c.positive("stdp.tau_minus", s.tau_minus);
         c.non_negative("stdp.a_plus", s.a_plus);
         c.non_negative("stdp.a_minus", s.a_minus);
-        c.positive("stdp.smoothing", s.smoothing);
+        if c.finite("stdp.smoothing", s.smoothing) && s.smoothing < 1.0 {
+            c.fail("stdp.smoothing", format!("= {}: must be >= 1 (steps)", s.smoothing));
+        }
+        c.finite("stdp.pre_mean", s.pre_mean);
+        c.non_negative("stdp.pre_std", s.pre_std);
+        c.finite("stdp.drive_mean", s.drive_mean);
         c.non_negative("stdp.drive_std", s.drive_std);
+        c.unit_interval("stdp.epsilon", s.epsilon);
         c.finite("stdp.learning_rate", s.learning_rate);
+        if !matches!(s.spike_model.as_str(), "bernoulli" | "poisson") {
+            c.fail(
+                "stdp.spike_model",
+                format!("= {:?}: must be \"bernoulli\" or \"poisson\"", s.spike_model),
+            );
+        }
+        if !matches!(s.derivative.as_str(), "central" | "forward" | "backward") {
+            c.fail(
+                "stdp.derivative",
+                format!("= {:?}: must be \"central\", \"forward\" or \"backward\"", s.derivative),
+            );
+        }
+        if s.fig5_bins < 2 {
+            c.fail("stdp.fig5_bins", format!("= {}: must be at least 2", s.fig5_bins));
+        }
+        if s.steps > 1 << 20 || s.window > 1 << 16 || s.trains > 1 << 24 || s.sequences > 1 << 32 {
+            c.fail(
+                "stdp",
+                "sizes too large: steps <= 2^20, window <= 2^16, trains <= 2^24, sequences <= 2^32",
+            );
+        }
 
         let p = &self.propagate;
         if p.hidden_layers.is_empty() {
-            c.fail(
-                "propagate.hidden_layers",
-                "is empty: give at least one depth",
-            );
+            c.fail("propagate.hidden_layers", "is empty: give at least one depth");
         }
         for (i, &h) in p.hidden_layers.iter().enumerate() {
             c.positive_count(&format!("propagate.hidden_layers[{i}]"), h);
@@ -207,10 +209,7 @@ impl Config {
         c.positive("propagate.tolerance", p.tolerance);
         c.finite("propagate.rho_beta1", p.rho_beta1);
         if p.epsilons.is_empty() {
-            c.fail(
-                "propagate.epsilons",
-                "is empty: give at least one step size",
-            );
+            c.fail("propagate.epsilons", "is empty: give at least one step size");
         }
         for (i, &e) in p.epsilons.iter().enumerate() {
             c.unit_interval(&format!("propagate.epsilons[{i}]"), e);
@@ -219,10 +218,7 @@ impl Config {
         if c.0.is_empty() {
             Ok(ValidConfig(self))
         } else {
-            Err(ConfigError::Invalid {
-                origin: None,
-                errors: c.0,
-            })
+            Err(ConfigError::Invalid { origin: None, errors: c.0 })
         }
     }
 }

@@ -149,11 +149,7 @@ fn one_depth(
     let relax_dyn = Dynamics::leaky(0.5, 0.0);
     let mut relaxer = Relaxer::new(&net, s.batch_size, 0);
     relaxer.set_input(&net, x.view())?;
-    let stop = Stop {
-        max_steps: s.max_steps,
-        tolerance: 0.5 * s.tolerance,
-        trace_energy: false,
-    };
+    let stop = Stop { max_steps: s.max_steps, tolerance: 0.5 * s.tolerance, trace_energy: false };
     let relaxation = relaxer.relax(&net, &mut fixed, &Output::Free, &relax_dyn, &stop)?;
     let residual = relax_dyn.residual(&net, &fixed, &Output::Free);
     let free_units = fixed.layers[1..].iter().flat_map(|a| a.iter());
@@ -170,22 +166,11 @@ fn one_depth(
 
     let backprop = Backprop::at(&net, &fixed, &target);
     let depth = net.depth();
-    let dynamics = Dynamics {
-        rule: s.rule,
-        epsilon: 0.0,
-        noise_std: 0.0,
-    };
-    let output = Output::Nudged {
-        beta: 1.0,
-        target: target.view(),
-        cost: CostKind::HalfSquared,
-    };
+    let dynamics = Dynamics { rule: s.rule, epsilon: 0.0, noise_std: 0.0 };
+    let output = Output::Nudged { beta: 1.0, target: target.view(), cost: CostKind::HalfSquared };
     let mut rows = Vec::new();
     for &eps in &s.epsilons {
-        let dynamics = Dynamics {
-            epsilon: eps,
-            ..dynamics
-        };
+        let dynamics = Dynamics { epsilon: eps, ..dynamics };
         let mut states = fixed.clone();
         // changes[k] = change of layer k in the step at which it first moves (step L - k + 1).
         let mut changes: Vec<Option<Array2<f64>>> = vec![None; depth + 1];
@@ -272,10 +257,7 @@ impl Backprop {
                 prime(&fixed.layers[k]) * &delta.dot(&net.weights[k].t())
             };
         }
-        Self {
-            grad_state,
-            grad_weight,
-        }
+        Self { grad_state, grad_weight }
     }
 }
 
@@ -284,11 +266,7 @@ pub fn compare(a: &Array2<f64>, b: &Array2<f64>) -> (f64, f64) {
     let dot: f64 = a.iter().zip(b.iter()).map(|(x, y)| x * y).sum();
     let na = a.iter().map(|x| x * x).sum::<f64>().sqrt();
     let nb = b.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let cosine = if na > 0.0 && nb > 0.0 {
-        dot / (na * nb)
-    } else {
-        0.0
-    };
+    let cosine = if na > 0.0 && nb > 0.0 { dot / (na * nb) } else { 0.0 };
     let ratio = if nb > 0.0 { na / nb } else { f64::INFINITY };
     (cosine, ratio)
 }

@@ -19,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::energy::{self, Output, cost_factor};
+use crate::kernels;
 use crate::{CoreError, LayeredNet, Scalar, States};
 
 /// How states move: rule, step size, noise.
@@ -35,20 +36,12 @@ pub struct Dynamics {
 impl Dynamics {
     /// The projected-gradient rule with step `epsilon`, noise-free.
     pub fn projected(epsilon: f64) -> Self {
-        Self {
-            rule: UpdateRuleKind::ProjectedGradient,
-            epsilon,
-            noise_std: 0.0,
-        }
+        Self { rule: UpdateRuleKind::ProjectedGradient, epsilon, noise_std: 0.0 }
     }
 
     /// The leaky integrator with step `epsilon` and noise `noise_std`.
     pub fn leaky(epsilon: f64, noise_std: f64) -> Self {
-        Self {
-            rule: UpdateRuleKind::LeakyIntegrator,
-            epsilon,
-            noise_std,
-        }
+        Self { rule: UpdateRuleKind::LeakyIntegrator, epsilon, noise_std }
     }
 
     /// How far `states` are from a fixed point of this rule: `max |R(s) - s|` including the
@@ -65,11 +58,8 @@ impl Dynamics {
             UpdateRuleKind::ProjectedGradient => {
                 let (lo, hi) = net.rho.bounds();
                 let g = energy::grad_total(net, states, output);
-                let last = if matches!(output, Output::Clamped { .. }) {
-                    g.len() - 1
-                } else {
-                    g.len()
-                };
+                let last =
+                    if matches!(output, Output::Clamped { .. }) { g.len() - 1 } else { g.len() };
                 let mut m = 0.0f64;
                 for k in 1..last {
                     for (&s, &gk) in states.layers[k].iter().zip(g[k].iter()) {
@@ -97,11 +87,7 @@ pub struct Stop {
 impl Stop {
     /// Exactly `n` steps.
     pub fn steps(n: usize) -> Self {
-        Self {
-            max_steps: n,
-            tolerance: 0.0,
-            trace_energy: false,
-        }
+        Self { max_steps: n, tolerance: 0.0, trace_energy: false }
     }
 }
 
@@ -130,6 +116,8 @@ pub struct Relaxer<A> {
     drive: Vec<Array2<A>>,
     /// Noise `eta_k` per layer (empty until noise is used).
     noise: Vec<Array2<A>>,
+    /// `W_k^T` for thin weight matrices (refreshed by `set_input`), else empty.
+    thin_t: Vec<Option<Array2<A>>>,
     rng: ChaCha8Rng,
 }
 
@@ -138,18 +126,14 @@ impl<A: Scalar> Relaxer<A> {
     /// `noise_std > 0`) is seeded with `noise_seed`.
     pub fn new(net: &LayeredNet<A>, batch: usize, noise_seed: u64) -> Self {
         let sizes = net.sizes();
-        let buffers = || {
-            sizes
-                .iter()
-                .map(|&n| Array2::zeros((batch, n)))
-                .collect::<Vec<_>>()
-        };
+        let buffers = || sizes.iter().map(|&n| Array2::zeros((batch, n))).collect::<Vec<_>>();
         Self {
             batch,
             input_drive: Array2::zeros((batch, sizes[1])),
             rho: buffers(),
             drive: buffers(),
             noise: Vec::new(),
+            thin_t: vec![None; net.depth()],
             rng: ChaCha8Rng::seed_from_u64(noise_seed),
         }
     }
@@ -179,17 +163,24 @@ impl<A: Scalar> Relaxer<A> {
         }
         let rho = net.rho;
         let rx = &mut self.rho[0];
-        Zip::from(&mut *rx)
-            .and(&x)
-            .for_each(|r, &v| *r = rho.eval(v));
+        Zip::from(&mut *rx).and(&x).for_each(|r, &v| *r = rho.eval(v));
         self.input_drive.assign(&net.biases[0]);
-        general_mat_mul(
+        kernels::par_gemm(
             A::one(),
-            &self.rho[0],
-            &net.weights[0],
+            &self.rho[0].view(),
+            &net.weights[0].view(),
             A::one(),
-            &mut self.input_drive,
+            &mut self.input_drive.view_mut(),
         );
+        // The weights may have changed since the last call: refresh the thin transposes.
+        for (k, w) in net.weights.iter().enumerate().skip(1) {
+            if w.nrows().min(w.ncols()) <= kernels::THIN {
+                let t = self.thin_t[k].get_or_insert_with(|| Array2::zeros((w.ncols(), w.nrows())));
+                t.assign(&w.t());
+            } else {
+                self.thin_t[k] = None;
+            }
+        }
         Ok(())
     }
 
@@ -208,7 +199,7 @@ impl<A: Scalar> Relaxer<A> {
         dynamics: &Dynamics,
     ) -> Result<f64, CoreError> {
         self.check_states(net, states)?;
-        self.step_unchecked(net, states, output, dynamics, 0)
+        self.step_unchecked(net, states, output, dynamics, 0, true)
     }
 
     fn check_states(&self, net: &LayeredNet<A>, states: &States<A>) -> Result<(), CoreError> {
@@ -232,6 +223,7 @@ impl<A: Scalar> Relaxer<A> {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn step_unchecked(
         &mut self,
         net: &LayeredNet<A>,
@@ -239,6 +231,7 @@ impl<A: Scalar> Relaxer<A> {
         output: &Output<'_, A>,
         dynamics: &Dynamics,
         step_index: usize,
+        track_delta: bool,
     ) -> Result<f64, CoreError> {
         let depth = net.depth();
         let rho = net.rho;
@@ -249,19 +242,8 @@ impl<A: Scalar> Relaxer<A> {
         }
         // 1. rho of every free layer (at s + eta for the noisy leaky integrator).
         for k in 1..=depth {
-            let r = &mut self.rho[k];
-            if noisy {
-                Zip::from(r)
-                    .and(&states.layers[k])
-                    .and(&self.noise[k])
-                    .for_each(|r, &s, &e| {
-                        *r = rho.eval(s + e);
-                    });
-            } else {
-                Zip::from(r)
-                    .and(&states.layers[k])
-                    .for_each(|r, &s| *r = rho.eval(s));
-            }
+            let noise = if noisy { Some(&self.noise[k]) } else { None };
+            kernels::rho_into(rho, &states.layers[k], noise, &mut self.rho[k]);
         }
         // 2. Net inputs from the old states (synchronous): one GEMM per product.
         for k in 1..=depth {
@@ -271,75 +253,43 @@ impl<A: Scalar> Relaxer<A> {
                 d.assign(&self.input_drive);
             } else {
                 d.assign(&net.biases[k - 1]);
-                general_mat_mul(A::one(), &lower[k - 1], &net.weights[k - 1], A::one(), d);
+                match &self.thin_t[k - 1] {
+                    Some(w_t) => kernels::acc_dot_rows(&lower[k - 1], w_t, d),
+                    None => {
+                        general_mat_mul(A::one(), &lower[k - 1], &net.weights[k - 1], A::one(), d)
+                    }
+                }
             }
             if k < depth {
-                general_mat_mul(A::one(), &upper[0], &net.weights[k].t(), A::one(), d);
+                match &self.thin_t[k] {
+                    Some(w_t) => kernels::acc_axpy_rows(&upper[0], w_t, d),
+                    None => general_mat_mul(A::one(), &upper[0], &net.weights[k].t(), A::one(), d),
+                }
             }
         }
         // 3. Move every free layer.
-        let eps = A::of(dynamics.epsilon);
-        let (lo, hi) = net.rho.bounds();
-        let (lo, hi) = (A::of(lo), A::of(hi));
         let mut max_delta = 0.0f64;
         for k in 1..=depth {
             let s = &mut states.layers[k];
-            let d = &self.drive[k];
             let is_output = k == depth;
-            let (force, target) = match output {
+            let nudge = match output {
                 Output::Nudged { beta, target, cost } if is_output => {
-                    (*beta * cost_factor::<A>(*cost), Some(*target))
+                    Some((*beta * cost_factor::<A>(*cost), *target))
                 }
                 Output::Clamped { target } if is_output => {
                     s.assign(target);
                     continue;
                 }
-                _ => (A::zero(), None),
+                _ => None,
             };
-            let mut layer_max = A::zero();
-            let mut finite = true;
-            let mut update = |s: &mut A, u: A, eta: A, d_target: A| {
-                let old = *s;
-                let new = if leaky {
-                    // s + eps (R(s + eta) - s) - eps beta dC/dy   (Eq 2.1-2.2, Eq 3.2)
-                    let r = rho.prime(old + eta) * u;
-                    old + eps * (r - old) - eps * force * (old - d_target)
-                } else {
-                    // clip(s - eps dF/ds); NaN is caught before the clip swallows it.
-                    let g = old - rho.prime(old) * u + force * (old - d_target);
-                    finite &= g.is_finite();
-                    (old - eps * g).max(lo).min(hi)
-                };
-                *s = new;
-                let delta = (new - old).abs();
-                finite &= delta.is_finite();
-                layer_max = layer_max.max(delta);
-            };
-            match (target, noisy) {
-                (Some(t), true) => Zip::from(s)
-                    .and(d)
-                    .and(&self.noise[k])
-                    .and(&t)
-                    .for_each(|s, &u, &e, &t| update(s, u, e, t)),
-                (Some(t), false) => Zip::from(s)
-                    .and(d)
-                    .and(&t)
-                    .for_each(|s, &u, &t| update(s, u, A::zero(), t)),
-                (None, true) => Zip::from(s)
-                    .and(d)
-                    .and(&self.noise[k])
-                    .for_each(|s, &u, &e| update(s, u, e, A::zero())),
-                (None, false) => Zip::from(s)
-                    .and(d)
-                    .for_each(|s, &u| update(s, u, A::zero(), A::zero())),
-            }
+            let noise = if noisy { Some(&self.noise[k]) } else { None };
+            let update =
+                kernels::Update { rho, leaky, epsilon: A::of(dynamics.epsilon), track_delta };
+            let (delta, finite) = update.apply(s, &self.drive[k], noise, nudge);
             if !finite {
-                return Err(CoreError::NonFiniteState {
-                    layer: k,
-                    step: step_index + 1,
-                });
+                return Err(CoreError::NonFiniteState { layer: k, step: step_index + 1 });
             }
-            max_delta = max_delta.max(layer_max.f64());
+            max_delta = max_delta.max(delta);
         }
         Ok(max_delta)
     }
@@ -355,6 +305,36 @@ impl<A: Scalar> Relaxer<A> {
                 *v = A::of(z) * std;
             }
         }
+    }
+
+    /// `E(s)` per example (Eq 2.7), computed from the cached input drive so the input product
+    /// is not repeated: the `rho(x) W_0 rho(s_1)` and `b_0 . rho(s_1)` terms are
+    /// `input_drive . rho(s_1)`. Uses the step buffers as scratch. Returns `(batch,)`.
+    pub fn energy(&mut self, net: &LayeredNet<A>, states: &States<A>) -> ndarray::Array1<A> {
+        let rho = net.rho;
+        let half = A::of(0.5);
+        let depth = net.depth();
+        for k in 1..=depth {
+            Zip::from(&mut self.rho[k]).and(&states.layers[k]).for_each(|r, &s| *r = rho.eval(s));
+        }
+        let mut e = ndarray::Array1::<A>::zeros(self.batch);
+        for (b, e_b) in e.iter_mut().enumerate() {
+            let mut acc = A::zero();
+            for s in &states.layers {
+                acc += s.row(b).iter().fold(A::zero(), |a, &v| a + v * v) * half;
+            }
+            *e_b = acc - self.input_drive.row(b).dot(&self.rho[1].row(b));
+        }
+        for k in 1..depth {
+            let (lower, upper) = self.rho.split_at(k + 1);
+            let d = &mut self.drive[k + 1];
+            d.assign(&net.biases[k]);
+            general_mat_mul(A::one(), &lower[k], &net.weights[k], A::one(), d);
+            for (b, e_b) in e.iter_mut().enumerate() {
+                *e_b -= d.row(b).dot(&upper[0].row(b));
+            }
+        }
+        e
     }
 
     /// Relax until `max |delta s| < stop.tolerance` or `stop.max_steps` steps.
@@ -375,7 +355,8 @@ impl<A: Scalar> Relaxer<A> {
             energy_trace: Vec::new(),
         };
         for step in 0..stop.max_steps {
-            let delta = self.step_unchecked(net, states, output, dynamics, step)?;
+            let track = stop.tolerance > 0.0 || step + 1 == stop.max_steps;
+            let delta = self.step_unchecked(net, states, output, dynamics, step, track)?;
             result.steps = step + 1;
             result.last_delta = delta;
             if stop.trace_energy {

@@ -76,11 +76,9 @@ pub fn total_energy<A: Scalar>(
 ) -> Array1<A> {
     let e = energy(net, states);
     match output {
-        Output::Nudged {
-            beta,
-            target,
-            cost: kind,
-        } => e + cost(states.output(), *target, *kind) * *beta,
+        Output::Nudged { beta, target, cost: kind } => {
+            e + cost(states.output(), *target, *kind) * *beta
+        }
         _ => e,
     }
 }
@@ -119,36 +117,22 @@ pub fn grad_total<A: Scalar>(
     if let Output::Nudged { beta, target, cost } = output {
         let scale = *beta * cost_factor::<A>(*cost);
         let last = g.last_mut().expect("at least two layers");
-        Zip::from(last)
-            .and(states.output())
-            .and(target)
-            .for_each(|g, &y, &d| {
-                *g += scale * (y - d);
-            });
+        Zip::from(last).and(states.output()).and(target).for_each(|g, &y, &d| {
+            *g += scale * (y - d);
+        });
     }
     g
 }
 
 /// The fixed-point map `R(s) = s - dE/ds` (Eq 2.9) for every layer.
 pub fn fixed_point_map<A: Scalar>(net: &LayeredNet<A>, states: &States<A>) -> Vec<Array2<A>> {
-    grad_energy(net, states)
-        .into_iter()
-        .zip(&states.layers)
-        .map(|(g, s)| s - &g)
-        .collect()
+    grad_energy(net, states).into_iter().zip(&states.layers).map(|(g, s)| s - &g).collect()
 }
 
 /// `max |R(s) - s|` over the free layers `1..=L` (the output excluded when it is clamped), with
 /// the nudging force included: `max |dF/ds|`.
 pub fn residual<A: Scalar>(net: &LayeredNet<A>, states: &States<A>, output: &Output<'_, A>) -> f64 {
     let g = grad_total(net, states, output);
-    let last = if matches!(output, Output::Clamped { .. }) {
-        g.len() - 1
-    } else {
-        g.len()
-    };
-    g[1..last]
-        .iter()
-        .flat_map(|a| a.iter())
-        .fold(0.0, |m, v| m.max(v.f64().abs()))
+    let last = if matches!(output, Output::Clamped { .. }) { g.len() - 1 } else { g.len() };
+    g[1..last].iter().flat_map(|a| a.iter()).fold(0.0, |m, v| m.max(v.f64().abs()))
 }

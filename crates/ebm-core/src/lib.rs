@@ -25,6 +25,7 @@ pub mod analysis;
 mod dynamics;
 pub mod energy;
 mod error;
+pub mod kernels;
 mod net;
 mod rho;
 mod scalar;

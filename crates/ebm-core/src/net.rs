@@ -27,16 +27,9 @@ impl<A: Scalar> LayeredNet<A> {
     /// All-zero parameters.
     pub fn zeros(sizes: &[usize], rho: Rho) -> Result<Self, CoreError> {
         check_sizes(sizes)?;
-        let weights = sizes
-            .windows(2)
-            .map(|w| Array2::zeros((w[0], w[1])))
-            .collect();
+        let weights = sizes.windows(2).map(|w| Array2::zeros((w[0], w[1]))).collect();
         let biases = sizes[1..].iter().map(|&n| Array1::zeros(n)).collect();
-        Ok(Self {
-            weights,
-            biases,
-            rho,
-        })
+        Ok(Self { weights, biases, rho })
     }
 
     /// Glorot-uniform weights `U(-a, a)`, `a = sqrt(6 / (n_k + n_(k+1)))`, zero biases.
@@ -99,11 +92,7 @@ impl<A: Scalar> LayeredNet<A> {
                 });
             }
         }
-        Ok(Self {
-            weights,
-            biases,
-            rho,
-        })
+        Ok(Self { weights, biases, rho })
     }
 
     /// The network of Eq 2.10: distinct forward `W_k` `(n_k, n_(k+1))` and backward `V_k`
@@ -145,18 +134,12 @@ impl<A: Scalar> LayeredNet<A> {
     pub fn check_finite(&self) -> Result<(), CoreError> {
         for (layer, w) in self.weights.iter().enumerate() {
             if !w.iter().all(|v| v.is_finite()) {
-                return Err(CoreError::NonFiniteParameter {
-                    what: "weights",
-                    layer,
-                });
+                return Err(CoreError::NonFiniteParameter { what: "weights", layer });
             }
         }
         for (layer, b) in self.biases.iter().enumerate() {
             if !b.iter().all(|v| v.is_finite()) {
-                return Err(CoreError::NonFiniteParameter {
-                    what: "biases",
-                    layer,
-                });
+                return Err(CoreError::NonFiniteParameter { what: "biases", layer });
             }
         }
         Ok(())
@@ -201,9 +184,5 @@ impl<A: Scalar> States<A> {
 }
 
 fn check_sizes(sizes: &[usize]) -> Result<(), CoreError> {
-    if sizes.len() < 2 {
-        Err(CoreError::TooFewLayers(sizes.len()))
-    } else {
-        Ok(())
-    }
+    if sizes.len() < 2 { Err(CoreError::TooFewLayers(sizes.len())) } else { Ok(()) }
 }

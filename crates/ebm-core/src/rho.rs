@@ -29,32 +29,21 @@ pub enum Rho {
 
 impl Default for Rho {
     fn default() -> Self {
-        Rho::HardSigmoid {
-            beta1: 0.0,
-            beta2: 1.0,
-        }
+        Rho::HardSigmoid { beta1: 0.0, beta2: 1.0 }
     }
 }
 
 impl Rho {
     /// The hard sigmoid with lower kink `beta1` (and `beta2 = beta1 + 1`).
     pub fn hard(beta1: f64) -> Self {
-        Rho::HardSigmoid {
-            beta1,
-            beta2: beta1 + 1.0,
-        }
+        Rho::HardSigmoid { beta1, beta2: beta1 + 1.0 }
     }
 
     /// Build from a (validated) config section.
     pub fn from_config(c: &RhoConfig) -> Self {
         match c.kind {
-            RhoKind::HardSigmoid => Rho::HardSigmoid {
-                beta1: c.beta1,
-                beta2: c.beta2,
-            },
-            RhoKind::Sigmoid => Rho::Sigmoid {
-                centre: 0.5 * (c.beta1 + c.beta2),
-            },
+            RhoKind::HardSigmoid => Rho::HardSigmoid { beta1: c.beta1, beta2: c.beta2 },
+            RhoKind::Sigmoid => Rho::Sigmoid { centre: 0.5 * (c.beta1 + c.beta2) },
         }
     }
 

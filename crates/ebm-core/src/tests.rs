@@ -53,11 +53,9 @@ fn central_difference(
 
 #[test]
 fn energy_gradient_matches_finite_differences_in_every_layer() {
-    for (seed, rho) in [
-        (1, Rho::default()),
-        (2, Rho::hard(-0.5)),
-        (3, Rho::Sigmoid { centre: 0.0 }),
-    ] {
+    for (seed, rho) in
+        [(1, Rho::default()), (2, Rho::hard(-0.5)), (3, Rho::Sigmoid { centre: 0.0 })]
+    {
         let (net, states) = random_point(rho, seed);
         let grads = energy::grad_energy(&net, &states);
         let map = energy::fixed_point_map(&net, &states);
@@ -67,18 +65,11 @@ fn energy_gradient_matches_finite_differences_in_every_layer() {
                 let fd = central_difference(e_sum, &states, k, idx);
                 let g = grads[k][idx];
                 let rel = (g - fd).abs() / fd.abs().max(1e-3);
-                assert!(
-                    rel <= 1e-6,
-                    "dE/ds layer {k} {idx:?}: analytic {g}, fd {fd}, rel {rel}"
-                );
+                assert!(rel <= 1e-6, "dE/ds layer {k} {idx:?}: analytic {g}, fd {fd}, rel {rel}");
                 // R(s) = s - dE/ds (Eq 2.9)
                 let r_fd = states.layers[k][idx] - fd;
                 let rel = (map[k][idx] - r_fd).abs() / r_fd.abs().max(1e-3);
-                assert!(
-                    rel <= 1e-6,
-                    "R layer {k} {idx:?}: {} vs {r_fd}",
-                    map[k][idx]
-                );
+                assert!(rel <= 1e-6, "R layer {k} {idx:?}: {} vs {r_fd}", map[k][idx]);
             }
         }
     }
@@ -89,19 +80,12 @@ fn total_energy_gradient_includes_the_nudge() {
     let (net, states) = random_point(Rho::default(), 4);
     let target = Array2::from_elem((2, 3), 0.3);
     for cost in [CostKind::HalfSquared, CostKind::Squared] {
-        let out = Output::Nudged {
-            beta: 0.7,
-            target: target.view(),
-            cost,
-        };
+        let out = Output::Nudged { beta: 0.7, target: target.view(), cost };
         let g = energy::grad_total(&net, &states, &out);
         let f = |s: &States<f64>| energy::total_energy(&net, s, &out).sum();
         let last = states.layers.len() - 1;
         let fd = central_difference(f, &states, last, (1, 2));
-        assert!(
-            (g[last][(1, 2)] - fd).abs() <= 1e-6 * fd.abs().max(1e-3),
-            "{cost:?}"
-        );
+        assert!((g[last][(1, 2)] - fd).abs() <= 1e-6 * fd.abs().max(1e-3), "{cost:?}");
     }
 }
 
@@ -115,10 +99,7 @@ fn symmetrised_net_uses_half_of_w_plus_v_transpose() {
 
 #[test]
 fn relaxation_reaches_the_tolerance() {
-    for rule in [
-        UpdateRuleKind::LeakyIntegrator,
-        UpdateRuleKind::ProjectedGradient,
-    ] {
+    for rule in [UpdateRuleKind::LeakyIntegrator, UpdateRuleKind::ProjectedGradient] {
         let mut r = rng(5);
         // Small weights: every unit's input stays inside (beta1, beta2), so the leaky
         // integrator has a fixed point (beyond beta2 it would chatter at the kink).
@@ -126,16 +107,8 @@ fn relaxation_reaches_the_tolerance() {
             LayeredNet::<f64>::scaled_uniform(&[6, 8, 8, 3], Rho::hard(-0.5), 0.1, &mut r).unwrap();
         let x = Array2::from_shape_fn((4, 6), |_| r.random_range(-0.5..0.5));
         let mut states = States::with_input(&net, x.view()).unwrap();
-        let dynamics = Dynamics {
-            rule,
-            epsilon: 0.5,
-            noise_std: 0.0,
-        };
-        let stop = Stop {
-            max_steps: 10_000,
-            tolerance: 1e-12,
-            trace_energy: false,
-        };
+        let dynamics = Dynamics { rule, epsilon: 0.5, noise_std: 0.0 };
+        let stop = Stop { max_steps: 10_000, tolerance: 1e-12, trace_energy: false };
         let out = Output::Free;
         let res = relax(&net, &mut states, &out, &dynamics, &stop, 0).unwrap();
         assert!(res.converged, "{rule:?}: {res:?}");
@@ -157,14 +130,9 @@ fn saturated_unit_decays_geometrically() {
     relaxer.set_input(&net, states.layers[0].view()).unwrap();
     let dynamics = Dynamics::leaky(eps, 0.0);
     for t in 1..=20 {
-        relaxer
-            .step(&net, &mut states, &Output::Free, &dynamics)
-            .unwrap();
+        relaxer.step(&net, &mut states, &Output::Free, &dynamics).unwrap();
         let expected = 8.0 * (1.0f64 - eps).powi(t);
-        assert!(
-            (states.layers[1][(0, 0)] - expected).abs() < 1e-12,
-            "t = {t}"
-        );
+        assert!((states.layers[1][(0, 0)] - expected).abs() < 1e-12, "t = {t}");
     }
 }
 
@@ -189,11 +157,7 @@ fn projected_rule_never_increases_the_energy() {
         }
         let eps = [0.5, 0.2, 0.05][seed as usize % 3];
         let beta = [0.0, 0.5, 1.0][(seed as usize / 3) % 3];
-        let out = Output::Nudged {
-            beta,
-            target: target.view(),
-            cost: CostKind::HalfSquared,
-        };
+        let out = Output::Nudged { beta, target: target.view(), cost: CostKind::HalfSquared };
         let dynamics = Dynamics::projected(eps);
         let mut relaxer = Relaxer::new(&net, 3, 0);
         relaxer.set_input(&net, x.view()).unwrap();
@@ -245,16 +209,11 @@ fn langevin_stationary_covariance_matches_the_linear_system() {
     let (burn, samples) = (200, 3000);
     let mut n = 0.0;
     for t in 0..burn + samples {
-        relaxer
-            .step(&net, &mut states, &Output::Free, &dynamics)
-            .unwrap();
+        relaxer.step(&net, &mut states, &Output::Free, &dynamics).unwrap();
         if t >= burn && t % 3 == 0 {
             for c in 0..chains {
                 let v: [f64; 2] = [states.layers[1][(c, 0)], states.layers[2][(c, 0)]];
-                assert!(
-                    v.iter().all(|s| s.abs() < 0.45),
-                    "left the linear region: {v:?}"
-                );
+                assert!(v.iter().all(|s| s.abs() < 0.45), "left the linear region: {v:?}");
                 for i in 0..2 {
                     means[i] += v[i];
                     for j in 0..2 {
@@ -289,25 +248,13 @@ fn nonfinite_states_are_reported_with_their_layer() {
     net.weights[1][(0, 0)] = f64::NAN;
     assert_eq!(
         net.check_finite(),
-        Err(CoreError::NonFiniteParameter {
-            what: "weights",
-            layer: 1
-        })
+        Err(CoreError::NonFiniteParameter { what: "weights", layer: 1 })
     );
     let mut states = States::with_input(&net, Array2::zeros((1, 2)).view()).unwrap();
     states.layers[1].fill(0.5);
-    let err = relax(
-        &net,
-        &mut states,
-        &Output::Free,
-        &Dynamics::projected(0.5),
-        &Stop::steps(3),
-        0,
-    );
-    assert!(
-        matches!(err, Err(CoreError::NonFiniteState { step: 1, .. })),
-        "{err:?}"
-    );
+    let err =
+        relax(&net, &mut states, &Output::Free, &Dynamics::projected(0.5), &Stop::steps(3), 0);
+    assert!(matches!(err, Err(CoreError::NonFiniteState { step: 1, .. })), "{err:?}");
 }
 
 fn small_settings(rule: UpdateRuleKind, scale: f64, beta1: f64) -> PropagateSettings {
@@ -328,11 +275,8 @@ fn small_settings(rule: UpdateRuleKind, scale: f64, beta1: f64) -> PropagateSett
 
 #[test]
 fn early_inference_is_backprop_inside_the_linear_region() {
-    let rows = early_inference(
-        &small_settings(UpdateRuleKind::LeakyIntegrator, 0.1, -0.5),
-        7,
-    )
-    .unwrap();
+    let rows =
+        early_inference(&small_settings(UpdateRuleKind::LeakyIntegrator, 0.1, -0.5), 7).unwrap();
     assert_eq!(rows.len(), 2 * (2 + 3 + 4) * 2);
     for r in &rows {
         assert_eq!(r.fixed_point, FixedPoint::Interior, "{r:?}");
@@ -347,10 +291,19 @@ fn early_inference_is_backprop_inside_the_linear_region() {
 
 #[test]
 fn saturating_weights_break_the_identity_and_are_reported() {
-    let rows = early_inference(
-        &small_settings(UpdateRuleKind::LeakyIntegrator, 3.0, -0.5),
-        7,
-    )
-    .unwrap();
+    let rows =
+        early_inference(&small_settings(UpdateRuleKind::LeakyIntegrator, 3.0, -0.5), 7).unwrap();
     assert!(rows.iter().any(|r| r.fixed_point != FixedPoint::Interior));
+}
+
+#[test]
+fn relaxer_energy_matches_the_reference_energy() {
+    let (net, states) = random_point(Rho::default(), 9);
+    let mut relaxer = Relaxer::new(&net, states.batch(), 0);
+    relaxer.set_input(&net, states.layers[0].view()).unwrap();
+    let fast = relaxer.energy(&net, &states);
+    let slow = energy::energy(&net, &states);
+    for (a, b) in fast.iter().zip(&slow) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
 }

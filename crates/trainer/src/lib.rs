@@ -1,1 +1,25 @@
-//! placeholder
+//! MNIST data and the equilibrium-propagation trainer (Scellier & Bengio, *Towards a
+//! biologically plausible backprop*, arXiv:1602.05179).
+//!
+//! - [`data`]: the IDX reader and writer, the embedded class-balanced MNIST subset, downloads.
+//! - [`ep`]: one minibatch of equilibrium propagation (free phase, nudged phase, update).
+//! - [`evaluate`](mod@evaluate): the free phase over a whole dataset.
+//! - [`run`]: epochs, metrics, stopping at minibatch boundaries.
+//! - [`checkpoint`]: `.npz` checkpoints (numpy-loadable), written atomically; resuming gives
+//!   bit-identical weights.
+//!
+//! The crate never prints; progress goes through the [`run::Observer`] trait.
+
+pub mod checkpoint;
+pub mod data;
+pub mod ep;
+mod error;
+pub mod evaluate;
+pub mod run;
+
+pub use data::{DataError, Dataset, Limits, Mnist};
+pub use error::TrainError;
+pub use run::{EpochMetrics, Observer, Outcome, TrainState, train};
+
+#[cfg(test)]
+mod tests;

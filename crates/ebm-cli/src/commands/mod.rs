@@ -1,7 +1,10 @@
 //! One module per command; each maps its arguments to library calls.
 
 mod config;
+mod data;
 mod propagate;
+mod stdp;
+mod train;
 
 use ebm_config::{ConfigSource, ValidConfig};
 
@@ -11,18 +14,18 @@ use crate::cli::{Cli, Command, GlobalOpts};
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Config(cmd) => config::run(cmd, &cli.global),
+        Command::Data(cmd) => data::run(cmd),
+        Command::Stdp(args) => stdp::run(args, &cli.global),
         Command::Propagate => propagate::run(&cli.global),
+        Command::Train(args) => train::run(args, &cli.global),
+        Command::Eval(args) => train::eval(args, &cli.global),
     }
 }
 
 /// The configuration source described by the global options.
 pub fn source(global: &GlobalOpts) -> anyhow::Result<ConfigSource> {
     let preset = global.preset.as_deref().map(str::parse).transpose()?;
-    let mut source = ConfigSource {
-        preset,
-        file: global.config.clone(),
-        overrides: vec![],
-    };
+    let mut source = ConfigSource { preset, file: global.config.clone(), overrides: vec![] };
     for raw in &global.overrides {
         source.set(raw)?;
     }
@@ -37,10 +40,9 @@ pub fn load(global: &GlobalOpts) -> anyhow::Result<ValidConfig> {
     let source = source(global)?;
     let config = source.load()?;
     let valid = config.validate().map_err(|e| match e {
-        ebm_config::ConfigError::Invalid { errors, .. } => ebm_config::ConfigError::Invalid {
-            origin: Some(source.describe()),
-            errors,
-        },
+        ebm_config::ConfigError::Invalid { errors, .. } => {
+            ebm_config::ConfigError::Invalid { origin: Some(source.describe()), errors }
+        }
         other => other,
     });
     Ok(valid?)

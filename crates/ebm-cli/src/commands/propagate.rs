@@ -38,18 +38,9 @@ pub fn run(global: &GlobalOpts) -> Result<()> {
     let config = super::load(global)?;
     let out = OutDir::create(&results_dir(global, &config, "propagate"), global.force)?;
     let main = PropagateSettings::from_config(&config.propagate);
-    let projected = PropagateSettings {
-        rule: UpdateRuleKind::ProjectedGradient,
-        ..main.clone()
-    };
-    let glorot = PropagateSettings {
-        weight_scale: 1.0,
-        ..main.clone()
-    };
-    let glorot_projected = PropagateSettings {
-        weight_scale: 1.0,
-        ..projected.clone()
-    };
+    let projected = PropagateSettings { rule: UpdateRuleKind::ProjectedGradient, ..main.clone() };
+    let glorot = PropagateSettings { weight_scale: 1.0, ..main.clone() };
+    let glorot_projected = PropagateSettings { weight_scale: 1.0, ..projected.clone() };
     let mut rows = Vec::new();
     for settings in [&main, &projected, &glorot, &glorot_projected] {
         rows.extend(early_inference(settings, config.seed)?);
@@ -64,9 +55,7 @@ pub fn run(global: &GlobalOpts) -> Result<()> {
                 || sel().filter(|r| r.quantity == "state" && r.layer < r.hidden_layers + 1);
             Headline {
                 epsilon: eps,
-                min_state_cosine: hidden_states()
-                    .map(|r| r.cosine)
-                    .fold(f64::INFINITY, f64::min),
+                min_state_cosine: hidden_states().map(|r| r.cosine).fold(f64::INFINITY, f64::min),
                 max_norm_ratio_error: hidden_states()
                     .map(|r| (r.norm_ratio - 1.0).abs())
                     .fold(0.0, f64::max),

@@ -1,0 +1,243 @@
+//! Kernels of the relaxation step and of the trainer. The elementwise updates are flat loops
+//! over contiguous slices so the compiler vectorises them (the activation and rule are matched
+//! once per layer, not per element); products with a thin side skip GEMM packing; large
+//! products split over threads deterministically ([`par_gemm`]).
+
+use ndarray::{Array2, ArrayView2};
+
+use crate::{Rho, Scalar};
+
+/// `dst = rho(src [+ noise])`.
+pub(crate) fn rho_into<A: Scalar>(
+    rho: Rho,
+    src: &Array2<A>,
+    noise: Option<&Array2<A>>,
+    dst: &mut Array2<A>,
+) {
+    let src = src.as_slice().expect("standard layout");
+    let dst = dst.as_slice_mut().expect("standard layout");
+    match (rho, noise) {
+        (Rho::HardSigmoid { beta1, beta2 }, None) => {
+            let (lo, hi) = (A::of(beta1), A::of(beta2));
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = s.max(lo).min(hi) - lo;
+            }
+        }
+        (Rho::HardSigmoid { beta1, beta2 }, Some(eta)) => {
+            let (lo, hi) = (A::of(beta1), A::of(beta2));
+            let eta = eta.as_slice().expect("standard layout");
+            for ((d, &s), &e) in dst.iter_mut().zip(src).zip(eta) {
+                *d = (s + e).max(lo).min(hi) - lo;
+            }
+        }
+        (rho, noise) => {
+            for (i, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
+                let e = noise.map_or(A::zero(), |n| n.as_slice().expect("standard layout")[i]);
+                *d = rho.eval(s + e);
+            }
+        }
+    }
+}
+
+/// One layer's state update.
+pub(crate) struct Update<A> {
+    pub rho: Rho,
+    pub leaky: bool,
+    pub epsilon: A,
+    pub track_delta: bool,
+}
+
+const LANES: usize = 16;
+
+impl<A: Scalar> Update<A> {
+    /// Move `s` given its net input `u`; returns (`max |delta s|` if tracked, else 0; all finite).
+    ///
+    /// - leaky integrator: `s + eps (rho'(s + eta) u - s) - eps f (s - d)` (Eq 2.1-2.2, 3.2)
+    /// - projected gradient: `clip(s - eps (s - rho'(s) u + f (s - d)), beta1, beta2)`
+    ///
+    /// with `f = beta dC/dy` factor and `d` the target when nudged.
+    pub fn apply(
+        &self,
+        s: &mut Array2<A>,
+        u: &Array2<A>,
+        noise: Option<&Array2<A>>,
+        nudge: Option<(A, ArrayView2<'_, A>)>,
+    ) -> (f64, bool) {
+        let eps = self.epsilon;
+        let s = s.as_slice_mut().expect("standard layout");
+        let u = u.as_slice().expect("standard layout");
+        let (force, target) = match nudge {
+            Some((f, t)) => (f, t.to_slice()),
+            None => (A::zero(), None),
+        };
+        let mut lane_max = [A::zero(); LANES];
+        let mut bad = false;
+        #[allow(clippy::needless_return)]
+        match (self.rho, self.leaky) {
+            (Rho::HardSigmoid { beta1, beta2 }, false) => {
+                let (lo, hi) = (A::of(beta1), A::of(beta2));
+                // Inputs finite => outputs finite (the clip would hide a NaN, so check u).
+                let finite = u.iter().fold(true, |ok, v| ok & v.is_finite());
+                let k = Projected { lo, hi, eps, force };
+                let delta = match (target, self.track_delta) {
+                    (Some(t), true) => k.run::<true, true>(s, u, t),
+                    (Some(t), false) => k.run::<true, false>(s, u, t),
+                    (None, true) => k.run::<false, true>(s, u, u),
+                    (None, false) => k.run::<false, false>(s, u, u),
+                };
+                return (delta, finite);
+            }
+            (rho, leaky) => {
+                let eta = noise.map(|n| n.as_slice().expect("standard layout"));
+                let (lo, hi) = rho.bounds();
+                let (lo, hi) = (A::of(lo), A::of(hi));
+                for (i, (sv, &uv)) in s.iter_mut().zip(u).enumerate() {
+                    let old = *sv;
+                    let d = target.map_or(A::zero(), |t| t[i]);
+                    let new = if leaky {
+                        let e = eta.map_or(A::zero(), |e| e[i]);
+                        old + eps * (rho.prime(old + e) * uv - old) - eps * force * (old - d)
+                    } else {
+                        let g = old - rho.prime(old) * uv + force * (old - d);
+                        old - eps * g
+                    };
+                    bad |= !new.is_finite();
+                    let new = if leaky { new } else { new.max(lo).min(hi) };
+                    *sv = new;
+                    let l = i % LANES;
+                    lane_max[l] = lane_max[l].max((new - old).abs());
+                }
+            }
+        }
+        let delta = lane_max.iter().fold(0.0f64, |m, v| m.max(v.f64()));
+        (delta, !bad)
+    }
+}
+
+/// The projected-gradient step of the hard sigmoid, monomorphised on whether the output is
+/// nudged and whether `max |delta s|` is tracked, so each variant is a tight loop.
+struct Projected<A> {
+    lo: A,
+    hi: A,
+    eps: A,
+    force: A,
+}
+
+impl<A: Scalar> Projected<A> {
+    #[inline]
+    fn run<const NUDGED: bool, const TRACK: bool>(&self, s: &mut [A], u: &[A], d: &[A]) -> f64 {
+        let (lo, hi, eps) = (self.lo, self.hi, self.eps);
+        let keep = A::one() - eps;
+        let pull = eps * self.force;
+        let mut lane_max = [A::zero(); LANES];
+        let one = |sv: &mut A, uv: A, dv: A, lm: &mut A| {
+            let old = *sv;
+            // rho'(s) = 1 on [lo, hi] (states of the projected rule stay there).
+            let inside = old >= lo && old <= hi;
+            let drive = if inside { uv } else { A::zero() };
+            let mut new = keep * old + eps * drive;
+            if NUDGED {
+                new -= pull * (old - dv);
+            }
+            let new = new.max(lo).min(hi);
+            *sv = new;
+            if TRACK {
+                *lm = lm.max((new - old).abs());
+            }
+        };
+        let mut sc = s.chunks_exact_mut(LANES);
+        let mut uc = u.chunks_exact(LANES);
+        let mut dc = d.chunks_exact(LANES);
+        for ((sv, uv), dv) in (&mut sc).zip(&mut uc).zip(&mut dc) {
+            for (((sv, &uv), &dv), lm) in sv.iter_mut().zip(uv).zip(dv).zip(lane_max.iter_mut()) {
+                one(sv, uv, dv, lm);
+            }
+        }
+        let rest = sc.into_remainder().iter_mut().zip(uc.remainder()).zip(dc.remainder());
+        for (((sv, &uv), &dv), lm) in rest.zip(lane_max.iter_mut()) {
+            one(sv, uv, dv, lm);
+        }
+        lane_max.iter().fold(0.0f64, |m, v| m.max(v.f64()))
+    }
+}
+
+/// A weight matrix is "thin" when one side has at most this many units (e.g. the 10 outputs):
+/// its products skip GEMM packing and run as dot products / axpys over a cached transpose.
+pub(crate) const THIN: usize = 32;
+
+/// `c += a b` where `b` is thin, given `b_t = b^T` (`(n, k)`, contiguous rows): each entry is
+/// one contiguous dot product `c[i, j] += a[i, :] . b_t[j, :]`.
+pub(crate) fn acc_dot_rows<A: Scalar>(a: &Array2<A>, b_t: &Array2<A>, c: &mut Array2<A>) {
+    for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
+        let a_row = a_row.to_slice().expect("standard layout");
+        for (b_row, cv) in b_t.rows().into_iter().zip(c_row.iter_mut()) {
+            let b_row = b_row.to_slice().expect("standard layout");
+            *cv += dot(a_row, b_row);
+        }
+    }
+}
+
+/// `c += a b` where `a` is `(m, k)` with small `k` and `b` is `(k, n)` with contiguous rows:
+/// each output row is `k` axpys `c[i, :] += a[i, j] b[j, :]`.
+pub(crate) fn acc_axpy_rows<A: Scalar>(a: &Array2<A>, b: &Array2<A>, c: &mut Array2<A>) {
+    for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
+        let c_row = c_row.as_slice_mut().expect("standard layout");
+        for (&coef, b_row) in a_row.iter().zip(b.rows()) {
+            if coef != A::zero() {
+                let b_row = b_row.to_slice().expect("standard layout");
+                for (cv, &bv) in c_row.iter_mut().zip(b_row) {
+                    *cv += coef * bv;
+                }
+            }
+        }
+    }
+}
+
+/// Dot product with 16 independent accumulators (vectorises without reassociation).
+#[inline]
+fn dot<A: Scalar>(a: &[A], b: &[A]) -> A {
+    let mut acc = [A::zero(); LANES];
+    let mut ac = a.chunks_exact(LANES);
+    let mut bc = b.chunks_exact(LANES);
+    for (x, y) in (&mut ac).zip(&mut bc) {
+        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            *s += x * y;
+        }
+    }
+    let mut total = acc.iter().fold(A::zero(), |t, &v| t + v);
+    for (&x, &y) in ac.remainder().iter().zip(bc.remainder()) {
+        total += x * y;
+    }
+    total
+}
+
+/// Products smaller than this many multiply-adds run on one thread.
+const PARALLEL_MIN_WORK: usize = 1 << 20;
+
+/// `c = alpha a b + beta c` (one GEMM), split by columns of `b` and `c` over the rayon pool
+/// when the product is large. Each output entry is computed by exactly the same sequence of
+/// operations whatever the split, so the result is bit-identical for any thread count.
+pub fn par_gemm<A: Scalar>(
+    alpha: A,
+    a: &ndarray::ArrayView2<'_, A>,
+    b: &ndarray::ArrayView2<'_, A>,
+    beta: A,
+    c: &mut ndarray::ArrayViewMut2<'_, A>,
+) {
+    use ndarray::linalg::general_mat_mul;
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let threads = rayon::current_num_threads();
+    if threads < 2 || m * n * k < PARALLEL_MIN_WORK || n < 64 {
+        general_mat_mul(alpha, a, b, beta, c);
+        return;
+    }
+    // Split at a multiple of 16 columns so the micro-kernel tiles line up.
+    let mid = (n / 2).div_ceil(16) * 16;
+    let (b_left, b_right) = b.view().split_at(ndarray::Axis(1), mid);
+    let (mut c_left, mut c_right) = c.view_mut().split_at(ndarray::Axis(1), mid);
+    rayon::join(
+        || general_mat_mul(alpha, a, &b_left, beta, &mut c_left),
+        || general_mat_mul(alpha, a, &b_right, beta, &mut c_right),
+    );
+}

@@ -1,0 +1,29 @@
+//! MNIST data: the IDX reader and writer (`idx`), the `Dataset` / `Mnist` loaders (`mnist`),
+//! the embedded class-balanced subset (`embedded`), and downloading with checksums (`fetch`).
+//!
+//! ```
+//! use trainer::data::Mnist;
+//! let mnist = Mnist::embedded()?;
+//! assert_eq!(mnist.train.images.dim(), (10_000, 784));
+//! assert_eq!(mnist.test.len(), 2_000);
+//! # Ok::<(), trainer::data::DataError>(())
+//! ```
+//!
+//! Formats, checks, the subset's selection rule and licence: `docs/data.md`.
+
+pub mod embedded;
+mod error;
+pub mod fetch;
+pub mod idx;
+mod mnist;
+
+pub use error::DataError;
+pub use fetch::{FetchOptions, Fetched, RemoteFile, fetch, fetch_dataset};
+pub use idx::IdxImages;
+pub use mnist::{
+    Dataset, Limits, MNIST_FILES, Mnist, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
+    balanced_indices, find_file,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,369 @@
+//! Tests of the IDX reader and writer, the loaders and the embedded subset.
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+
+use super::idx::{self, IdxImages};
+use super::*;
+
+fn p(name: &str) -> PathBuf {
+    PathBuf::from(name)
+}
+
+fn images(count: usize, rows: usize, cols: usize) -> IdxImages {
+    IdxImages {
+        rows,
+        cols,
+        pixels: (0..count * rows * cols).map(|i| (i * 7 % 256) as u8).collect(),
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A directory holding the four standard files (gzipped when `gz`) with `n_train` / `n_test`
+/// small images.
+fn mnist_dir(n_train: usize, n_test: usize, gz: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let suffix = if gz { ".gz" } else { "" };
+    let labels = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>();
+    for (iname, lname, n) in
+        [(TRAIN_IMAGES, TRAIN_LABELS, n_train), (TEST_IMAGES, TEST_LABELS, n_test)]
+    {
+        write(
+            dir.path(),
+            &format!("{iname}{suffix}"),
+            &idx::encode_images(&images(n, 28, 28), gz).unwrap(),
+        );
+        write(
+            dir.path(),
+            &format!("{lname}{suffix}"),
+            &idx::encode_labels(&labels(n), gz).unwrap(),
+        );
+    }
+    dir
+}
+
+fn shared_mnist() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/mnist"));
+    dir.is_dir().then_some(dir)
+}
+
+// ---- reading good files ----
+
+#[test]
+fn raw_and_gzip_images_read_back_identically() {
+    let img = images(3, 4, 5);
+    for gz in [false, true] {
+        let bytes = idx::encode_images(&img, gz).unwrap();
+        assert_eq!(bytes.starts_with(&idx::GZIP_MAGIC), gz);
+        assert_eq!(idx::parse_images(&bytes, &p("x")).unwrap(), img);
+    }
+}
+
+#[test]
+fn gzip_is_detected_by_magic_not_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = vec![1, 2, 3];
+    // gzip content under a raw name, raw content under a .gz name
+    let a = write(dir.path(), "labels", &idx::encode_labels(&labels, true).unwrap());
+    let b = write(dir.path(), "labels.gz", &idx::encode_labels(&labels, false).unwrap());
+    assert_eq!(idx::read_labels(&a).unwrap(), labels);
+    assert_eq!(idx::read_labels(&b).unwrap(), labels);
+}
+
+#[test]
+fn dataset_scales_pixels_to_unit_interval_and_flattens() {
+    let img = IdxImages { rows: 2, cols: 2, pixels: vec![0, 255, 51, 102, 1, 2, 3, 4] };
+    let ds = Dataset::from_idx(&img, &[3, 9], None, &p("i"), &p("l")).unwrap();
+    assert_eq!(ds.images.dim(), (2, 4));
+    assert_eq!(ds.images[[0, 0]], 0.0);
+    assert_eq!(ds.images[[0, 1]], 1.0);
+    assert!((ds.images[[0, 2]] - 0.2).abs() < 1e-7);
+    assert_eq!(ds.labels, vec![3, 9]);
+    let first = Dataset::from_idx(&img, &[3, 9], Some(1), &p("i"), &p("l")).unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first.images.row(0), ds.images.row(0));
+}
+
+#[test]
+fn load_dir_accepts_raw_or_gz_names_and_applies_limits() {
+    for gz in [false, true] {
+        let dir = mnist_dir(30, 20, gz);
+        let all = Mnist::load_dir(dir.path(), Limits::default()).unwrap();
+        assert_eq!((all.train.len(), all.test.len()), (30, 20));
+        assert_eq!(all.train.n_features(), 784);
+        let some = Mnist::load_dir(dir.path(), Limits { train: Some(7), test: Some(100) }).unwrap();
+        assert_eq!((some.train.len(), some.test.len()), (7, 20));
+        assert_eq!(some.train.labels[..], all.train.labels[..7]);
+    }
+}
+
+#[test]
+fn from_config_picks_dir_or_embedded() {
+    let dir = mnist_dir(10, 10, true);
+    let config = ebm_config::DataConfig {
+        dir: Some(dir.path().to_owned()),
+        train_limit: Some(4),
+        test_limit: None,
+    };
+    let m = Mnist::from_config(&config).unwrap();
+    assert_eq!((m.train.len(), m.test.len()), (4, 10));
+    let config = ebm_config::DataConfig { dir: None, train_limit: Some(50), test_limit: Some(5) };
+    let m = Mnist::from_config(&config).unwrap();
+    assert_eq!((m.train.len(), m.test.len()), (50, 5));
+}
+
+#[test]
+fn embedded_subset_is_balanced_mnist() {
+    let m = Mnist::embedded().unwrap();
+    assert_eq!(m.train.images.dim(), (10_000, 784));
+    assert_eq!(m.test.images.dim(), (2_000, 784));
+    assert_eq!(m.train.class_counts(), [1000; 10]);
+    assert_eq!(m.test.class_counts(), [200; 10]);
+    assert!(m.train.images.iter().all(|&x| (0.0..=1.0).contains(&x)));
+    // The first examples of the real files are all taken (their classes are not yet full).
+    assert_eq!(m.train.labels[..10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+    assert_eq!(m.test.labels[..10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+}
+
+#[test]
+fn embedded_subset_matches_the_rule_on_the_real_files() {
+    let Some(dir) = shared_mnist() else { return };
+    let m = Mnist::embedded().unwrap();
+    for (split, (iname, lname, per_class)) in [
+        (TRAIN_IMAGES, TRAIN_LABELS, embedded::TRAIN_PER_CLASS),
+        (TEST_IMAGES, TEST_LABELS, embedded::TEST_PER_CLASS),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let lpath = find_file(&dir, lname).unwrap();
+        let labels = idx::read_labels(&lpath).unwrap();
+        let img = idx::read_images(&find_file(&dir, iname).unwrap()).unwrap();
+        let keep = balanced_indices(&labels, per_class, &lpath).unwrap();
+        let want: Vec<u8> = keep.iter().map(|&i| labels[i]).collect();
+        let ds = if split == 0 { &m.train } else { &m.test };
+        assert_eq!(ds.labels, want);
+        let last = *keep.last().unwrap();
+        let expect: Vec<f32> = img.image(last).iter().map(|&b| f32::from(b) / 255.0).collect();
+        assert_eq!(ds.images.row(ds.len() - 1).to_vec(), expect);
+    }
+}
+
+#[test]
+fn full_mnist_reads_with_documented_counts() {
+    let Some(dir) = shared_mnist() else { return };
+    let lpath = find_file(&dir, TRAIN_LABELS).unwrap();
+    let labels = idx::read_labels(&lpath).unwrap();
+    assert_eq!(labels.len(), 60_000);
+    let mut counts = [0usize; 10];
+    labels.iter().for_each(|&l| counts[usize::from(l)] += 1);
+    assert_eq!(counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+    let test = Dataset::from_files(
+        &find_file(&dir, TEST_IMAGES).unwrap(),
+        &find_file(&dir, TEST_LABELS).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(test.images.dim(), (10_000, 784));
+}
+
+#[test]
+fn balanced_indices_takes_the_first_of_each_class_in_order() {
+    let labels = [0, 1, 0, 2, 1, 0, 2, 3, 4, 5, 6, 7, 8, 9, 9, 3, 4, 5, 6, 7, 8];
+    assert_eq!(balanced_indices(&labels, 1, &p("l")).unwrap(), [0, 1, 3, 7, 8, 9, 10, 11, 12, 13]);
+    let err = balanced_indices(&labels, 3, &p("l")).unwrap_err();
+    assert!(matches!(err, DataError::NotEnoughExamples { class: 1, available: 2, wanted: 3, .. }));
+}
+
+// ---- bad input (issue 6) ----
+
+#[test]
+fn empty_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "e", b"");
+    let err = idx::read_images(&path).unwrap_err();
+    assert!(matches!(err, DataError::Empty { .. }), "{err}");
+    assert!(err.to_string().contains(&path.display().to_string()));
+    // an empty gzip member decompresses to nothing
+    let path = write(dir.path(), "e.gz", &idx::gzip(b""));
+    let err = idx::read_labels(&path).unwrap_err();
+    assert!(matches!(err, DataError::Empty { .. }), "{err}");
+}
+
+#[test]
+fn truncated_header_is_refused() {
+    let bytes = idx::encode_images(&images(1, 2, 2), false).unwrap();
+    for len in [2, 4, 15] {
+        let err = idx::parse_images(&bytes[..len], &p("t")).unwrap_err();
+        assert!(
+            matches!(err, DataError::TruncatedHeader { len: l, needed: 16, .. } if l == len),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn wrong_magic_is_refused_naming_both_numbers() {
+    let labels = idx::encode_labels(&[1, 2], false).unwrap();
+    let err = idx::parse_images(&labels, &p("x")).unwrap_err();
+    assert!(matches!(err, DataError::BadMagic { found: 0x801, expected: 0x803, .. }), "{err}");
+    assert!(err.to_string().contains("0x00000801"));
+    let err = idx::parse_labels(b"PK\x03\x04\0\0\0\0", &p("x")).unwrap_err();
+    assert!(matches!(err, DataError::BadMagic { .. }), "{err}");
+}
+
+#[test]
+fn declared_dims_must_match_the_data_length() {
+    let mut bytes = idx::encode_images(&images(2, 3, 3), false).unwrap();
+    let short = bytes[..bytes.len() - 1].to_vec();
+    let err = idx::parse_images(&short, &p("s")).unwrap_err();
+    assert!(matches!(err, DataError::TooShort { expected: 18, actual: 17, .. }), "{err}");
+    bytes.push(0);
+    let err = idx::parse_images(&bytes, &p("l")).unwrap_err();
+    assert!(matches!(err, DataError::TooLong { expected: 18, .. }), "{err}");
+    // the same through gzip, where the length is only known by decompressing
+    let err = idx::parse_images(&idx::gzip(&short), &p("s")).unwrap_err();
+    assert!(matches!(err, DataError::TooShort { actual: 17, .. }), "{err}");
+    let err = idx::parse_images(&idx::gzip(&bytes), &p("l")).unwrap_err();
+    assert!(matches!(err, DataError::TooLong { .. }), "{err}");
+}
+
+#[test]
+fn huge_declared_dims_are_refused_without_allocating() {
+    // 2^31 images of 2^31 x 1 pixels: 2^62 bytes declared, 4 present.
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&idx::IMAGES_MAGIC.to_be_bytes());
+    bytes.extend_from_slice(&(1u32 << 31).to_be_bytes());
+    bytes.extend_from_slice(&(1u32 << 31).to_be_bytes());
+    bytes.extend_from_slice(&1u32.to_be_bytes());
+    bytes.extend_from_slice(&[0; 4]);
+    let err = idx::parse_images(&bytes, &p("h")).unwrap_err();
+    assert!(
+        matches!(err, DataError::TooShort { expected, actual: 4, .. } if expected == 1 << 62),
+        "{err}"
+    );
+    let err = idx::parse_images(&idx::gzip(&bytes), &p("h.gz")).unwrap_err();
+    assert!(matches!(err, DataError::TooShort { actual: 4, .. }), "{err}");
+    // u32::MAX^3 overflows u64
+    let mut bytes = idx::IMAGES_MAGIC.to_be_bytes().to_vec();
+    bytes.extend_from_slice(&[0xff; 12]);
+    let err = idx::parse_images(&bytes, &p("o")).unwrap_err();
+    assert!(matches!(err, DataError::BadDims { .. }), "{err}");
+}
+
+#[test]
+fn image_and_label_counts_must_match() {
+    let dir = mnist_dir(5, 5, false);
+    write(dir.path(), TEST_LABELS, &idx::encode_labels(&[1, 2, 3], false).unwrap());
+    let err = Mnist::load_dir(dir.path(), Limits::default()).unwrap_err();
+    assert!(matches!(err, DataError::CountMismatch { images: 5, labels: 3, .. }), "{err}");
+    assert!(err.to_string().contains(TEST_LABELS));
+}
+
+#[test]
+fn label_above_nine_is_refused_with_index_and_value() {
+    let bytes = idx::encode_labels(&[0, 9, 10, 3], true).unwrap();
+    let err = idx::parse_labels(&bytes, &p("lab")).unwrap_err();
+    assert!(matches!(err, DataError::BadLabel { index: 2, value: 10, .. }), "{err}");
+    assert_eq!(err.to_string(), "lab: label 2 is 10, expected 0..=9");
+}
+
+#[test]
+fn gzip_with_bad_crc_is_refused() {
+    let mut bytes = idx::encode_labels(&[1, 2, 3, 4], true).unwrap();
+    let n = bytes.len();
+    bytes[n - 8] ^= 0xff; // the CRC32 of the trailer
+    let err = idx::parse_labels(&bytes, &p("crc.gz")).unwrap_err();
+    assert!(matches!(err, DataError::GzipCorrupt { .. }), "{err}");
+    assert!(err.to_string().starts_with("crc.gz: corrupt gzip"));
+}
+
+#[test]
+fn truncated_gzip_is_refused() {
+    let bytes = idx::encode_images(&images(20, 28, 28), true).unwrap();
+    for cut in [bytes.len() - 4, bytes.len() / 2, 12] {
+        let err = idx::parse_images(&bytes[..cut], &p("cut.gz")).unwrap_err();
+        assert!(matches!(err, DataError::GzipTruncated { .. }), "{cut}: {err}");
+    }
+}
+
+#[test]
+fn directory_missing_and_unreadable_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = idx::read_images(dir.path()).unwrap_err();
+    assert!(matches!(err, DataError::IsDirectory { .. }), "{err}");
+    let missing = dir.path().join("nope");
+    let err = idx::read_images(&missing).unwrap_err();
+    assert!(matches!(err, DataError::NotFound { .. }), "{err}");
+    assert!(err.to_string().contains("nope"));
+    let err = Mnist::load_dir(&missing, Limits::default()).unwrap_err();
+    assert!(matches!(err, DataError::NotFound { .. }), "{err}");
+    let err = Mnist::load_dir(dir.path(), Limits::default()).unwrap_err();
+    assert!(matches!(&err, DataError::MissingFile { name, .. } if name == TRAIN_IMAGES), "{err}");
+    // a directory under a standard name, the other three files being there
+    let full = mnist_dir(3, 3, true);
+    let images = full.path().join(format!("{TRAIN_IMAGES}.gz"));
+    std::fs::remove_file(&images).unwrap();
+    std::fs::create_dir(&images).unwrap();
+    let err = Mnist::load_dir(full.path(), Limits::default()).unwrap_err();
+    assert!(matches!(err, DataError::IsDirectory { .. }), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_file_gives_permission_denied() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "secret", &[0, 0, 8, 1, 0, 0, 0, 0]);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::File::open(&path).is_ok() {
+        return; // running as root: permissions are not enforced
+    }
+    let err = idx::read_labels(&path).unwrap_err();
+    assert!(matches!(err, DataError::PermissionDenied { .. }), "{err}");
+}
+
+// ---- writing ----
+
+#[test]
+fn write_atomic_replaces_and_leaves_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    idx::write_atomic(&path, b"one").unwrap();
+    idx::write_atomic(&path, b"two").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"two");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn images_round_trip(count in 0usize..6, rows in 1usize..6, cols in 1usize..6,
+                         seed in any::<u64>(), gz in any::<bool>()) {
+        let pixels = (0..count * rows * cols)
+            .map(|i| (seed.wrapping_mul(i as u64 + 1) >> 13) as u8)
+            .collect();
+        let img = IdxImages { rows, cols, pixels };
+        let bytes = idx::encode_images(&img, gz).unwrap();
+        prop_assert_eq!(idx::parse_images(&bytes, &p("x")).unwrap(), img);
+    }
+
+    #[test]
+    fn labels_round_trip(labels in proptest::collection::vec(0u8..10, 0..50), gz in any::<bool>()) {
+        let bytes = idx::encode_labels(&labels, gz).unwrap();
+        prop_assert_eq!(idx::parse_labels(&bytes, &p("x")).unwrap(), labels);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let _ = idx::parse_images(&bytes, &p("x"));
+        let _ = idx::parse_labels(&bytes, &p("x"));
+    }
+}

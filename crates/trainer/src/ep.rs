@@ -1,0 +1,286 @@
+//! Equilibrium propagation (Scellier & Bengio, arXiv:1602.05179), faithful to the reference
+//! code: a free phase of `T` projected steps from the example's persistent particle, a nudged
+//! phase of `K` steps from the free fixed point with `F = E + beta C` (beta's sign drawn per
+//! minibatch, or centred: two nudged phases at `+beta` and `-beta`), and the contrastive update
+//!
+//! `dW_k = alpha_k / beta * mean_batch(rho(s^beta_k)^T rho(s^beta_(k+1)) - rho(s^0_k)^T rho(s^0_(k+1)))`
+//!
+//! with biases updated likewise at the rate of their incoming weights.
+//!
+//! Speed: the clamped input's drive `rho(x) W_0 + b_0` is computed once per minibatch and shared
+//! by both phases; the first layer's update is one product `rho(x)^T (rho(h^beta) - rho(h^0))`;
+//! every buffer is allocated once, in [`Workspace`].
+
+use ebm_config::{BetaSign, UpdateRuleKind, ValidConfig};
+use ebm_core::kernels::par_gemm;
+use ebm_core::{Dynamics, LayeredNet, Output, Relaxer, Rho, States, Stop};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, Zip, s};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::TrainError;
+use crate::data::Dataset;
+
+/// Independent random streams, each a pure function of (seed, stream, index) so that a run's
+/// numbers do not depend on threads, scheduling, or where it was interrupted and resumed.
+#[derive(Debug, Clone, Copy)]
+pub enum Stream {
+    /// Weight initialisation.
+    Init = 1,
+    /// The sign of beta, per (epoch, minibatch).
+    BetaSign = 2,
+    /// The data order, per epoch.
+    Order = 3,
+    /// Langevin noise, per (epoch, minibatch).
+    Noise = 4,
+}
+
+/// A generator for `stream` at `index` (e.g. `epoch << 32 | batch`), derived from `seed`.
+pub fn stream_rng(seed: u64, stream: Stream, index: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(((stream as u64) << 56) ^ index);
+    rng
+}
+
+/// The network a config describes, initialised Glorot-uniform from the seed's `Init` stream.
+pub fn init_net(config: &ValidConfig) -> Result<LayeredNet<f32>, TrainError> {
+    let mut rng = stream_rng(config.seed, Stream::Init, 0);
+    Ok(LayeredNet::glorot_uniform(
+        &config.model.layers,
+        Rho::from_config(&config.model.rho),
+        &mut rng,
+    )?)
+}
+
+/// The dynamics of both phases.
+pub fn dynamics(config: &ValidConfig) -> Dynamics {
+    Dynamics {
+        rule: config.dynamics.rule,
+        epsilon: config.dynamics.epsilon,
+        noise_std: config.dynamics.noise_std,
+    }
+}
+
+/// Preallocated buffers for one minibatch size.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    relaxer: Relaxer<f32>,
+    free: States<f32>,
+    nudged: States<f32>,
+    nudged_neg: States<f32>,
+    rho_pos: Vec<Array2<f32>>,
+    rho_neg: Vec<Array2<f32>>,
+    target: Array2<f32>,
+}
+
+impl Workspace {
+    /// Buffers for `net` and minibatches of `batch` examples.
+    pub fn new(net: &LayeredNet<f32>, batch: usize) -> Self {
+        let zeros = || {
+            States::with_input(net, Array2::<f32>::zeros((batch, net.sizes()[0])).view())
+                .expect("input size from the net")
+        };
+        let free = zeros();
+        Self {
+            relaxer: Relaxer::new(net, batch, 0),
+            rho_pos: free.layers.clone(),
+            rho_neg: free.layers.clone(),
+            nudged: free.clone(),
+            nudged_neg: free.clone(),
+            free,
+            target: Array2::zeros((batch, *net.sizes().last().expect("two layers"))),
+        }
+    }
+}
+
+/// What one minibatch reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchStats {
+    /// Examples misclassified by the free phase (argmax of the output).
+    pub errors: usize,
+    /// Sum over the batch of `E` at the free fixed point.
+    pub energy: f64,
+    /// Sum over the batch of `C` at the free fixed point.
+    pub cost: f64,
+}
+
+/// The examples of a minibatch: a contiguous range (fixed order) or a list of indices.
+#[derive(Debug, Clone, Copy)]
+pub enum Rows<'a> {
+    /// `start..start + batch`.
+    Range(usize),
+    /// Arbitrary rows.
+    Indices(&'a [usize]),
+}
+
+fn gather(dst: &mut Array2<f32>, src: &Array2<f32>, rows: Rows<'_>) {
+    match rows {
+        Rows::Range(start) => {
+            let n = dst.nrows();
+            dst.assign(&src.slice(s![start..start + n, ..]));
+        }
+        Rows::Indices(idx) => {
+            for (mut d, &i) in dst.rows_mut().into_iter().zip(idx) {
+                d.assign(&src.row(i));
+            }
+        }
+    }
+}
+
+fn scatter(dst: &mut Array2<f32>, src: &Array2<f32>, rows: Rows<'_>) {
+    match rows {
+        Rows::Range(start) => dst.slice_mut(s![start..start + src.nrows(), ..]).assign(src),
+        Rows::Indices(idx) => {
+            for (s, &i) in src.rows().into_iter().zip(idx) {
+                dst.row_mut(i).assign(&s);
+            }
+        }
+    }
+}
+
+/// Index of the largest output per example.
+pub fn argmax_rows(y: ArrayView2<'_, f32>) -> Vec<usize> {
+    y.rows()
+        .into_iter()
+        .map(|r| {
+            let first_max = |best: (usize, f32), (i, &v): (usize, &f32)| {
+                if v > best.1 { (i, v) } else { best }
+            };
+            r.iter().enumerate().fold((0, f32::NEG_INFINITY), first_max).0
+        })
+        .collect()
+}
+
+/// One minibatch of equilibrium propagation: free phase (written back to the persistent
+/// particles), nudged phase(s), contrastive update of `net`.
+#[allow(clippy::too_many_arguments)]
+pub fn train_batch(
+    config: &ValidConfig,
+    net: &mut LayeredNet<f32>,
+    ws: &mut Workspace,
+    particles: &mut [Array2<f32>],
+    data: &Dataset,
+    rows: Rows<'_>,
+    epoch: usize,
+    batch_index: usize,
+) -> Result<BatchStats, ebm_core::CoreError> {
+    let depth = net.depth();
+    let batch = ws.free.batch();
+    let dyn_ = dynamics(config);
+    let t = &config.training;
+
+    // Input, persistent particles, one-hot targets.
+    gather(&mut ws.free.layers[0], &data.images, rows);
+    for k in 1..=depth {
+        if t.persistent_particles {
+            gather(&mut ws.free.layers[k], &particles[k - 1], rows);
+        } else {
+            ws.free.layers[k].fill(0.0);
+        }
+    }
+    ws.target.fill(0.0);
+    for b in 0..batch {
+        let i = match rows {
+            Rows::Range(start) => start + b,
+            Rows::Indices(idx) => idx[b],
+        };
+        ws.target[(b, data.labels[i] as usize)] = 1.0;
+    }
+    let index = ((epoch as u64) << 32) | batch_index as u64;
+    if dyn_.noise_std > 0.0 && dyn_.rule == UpdateRuleKind::LeakyIntegrator {
+        *ws.relaxer.rng_mut() = stream_rng(config.seed, Stream::Noise, index);
+    }
+
+    // Free phase: T steps (or until the tolerance) from the particle.
+    ws.relaxer.set_input(net, ws.free.layers[0].view())?;
+    let free_stop = Stop {
+        max_steps: config.dynamics.free_steps,
+        tolerance: config.dynamics.tolerance,
+        trace_energy: false,
+    };
+    ws.relaxer.relax(net, &mut ws.free, &Output::Free, &dyn_, &free_stop)?;
+    if t.persistent_particles {
+        for k in 1..=depth {
+            scatter(&mut particles[k - 1], &ws.free.layers[k], rows);
+        }
+    }
+    let mut stats = BatchStats::default();
+    let labels = (0..batch).map(|b| match rows {
+        Rows::Range(start) => data.labels[start + b],
+        Rows::Indices(idx) => data.labels[idx[b]],
+    });
+    stats.errors = argmax_rows(ws.free.output().view())
+        .into_iter()
+        .zip(labels)
+        .filter(|(p, l)| *p != *l as usize)
+        .count();
+    stats.energy = ws.relaxer.energy(net, &ws.free).iter().map(|&e| f64::from(e)).sum();
+    let cost = ebm_core::energy::cost(ws.free.output(), ws.target.view(), t.cost);
+    stats.cost = cost.iter().map(|&c| f64::from(c)).sum();
+
+    // Nudged phase(s): K steps from the free fixed point.
+    let nudged_stop = Stop {
+        max_steps: config.dynamics.nudged_steps,
+        tolerance: config.dynamics.tolerance,
+        trace_energy: false,
+    };
+    let beta = t.beta as f32;
+    let signed_beta = match t.beta_sign {
+        BetaSign::Fixed | BetaSign::Centred => beta,
+        BetaSign::Random => {
+            if stream_rng(config.seed, Stream::BetaSign, index).random::<bool>() {
+                beta
+            } else {
+                -beta
+            }
+        }
+    };
+    for k in 1..=depth {
+        ws.nudged.layers[k].assign(&ws.free.layers[k]);
+    }
+    let out = Output::Nudged { beta: signed_beta, target: ws.target.view(), cost: t.cost };
+    ws.relaxer.relax(net, &mut ws.nudged, &out, &dyn_, &nudged_stop)?;
+    let (neg, denominator) = if t.beta_sign == BetaSign::Centred {
+        for k in 1..=depth {
+            ws.nudged_neg.layers[k].assign(&ws.free.layers[k]);
+        }
+        let out = Output::Nudged { beta: -beta, target: ws.target.view(), cost: t.cost };
+        ws.relaxer.relax(net, &mut ws.nudged_neg, &out, &dyn_, &nudged_stop)?;
+        (&ws.nudged_neg, 2.0 * beta)
+    } else {
+        (&ws.free, signed_beta)
+    };
+
+    // Contrastive update.
+    let rho = net.rho;
+    let map_rho = |dst: &mut Array2<f32>, src: &Array2<f32>| {
+        Zip::from(dst).and(src).for_each(|d, &v| *d = rho.eval(v))
+    };
+    map_rho(&mut ws.rho_pos[0], &ws.free.layers[0]);
+    for k in 1..=depth {
+        map_rho(&mut ws.rho_pos[k], &ws.nudged.layers[k]);
+        map_rho(&mut ws.rho_neg[k], &neg.layers[k]);
+    }
+    let coef = |k: usize| (t.alphas[k] as f32) / (denominator * batch as f32);
+    // W_k += c (rho(pos_k)^T rho(pos_(k+1)) - rho(neg_k)^T rho(neg_(k+1))) for k >= 1.
+    for k in 1..depth {
+        let c = coef(k);
+        general_mat_mul(c, &ws.rho_pos[k].t(), &ws.rho_pos[k + 1], 1.0, &mut net.weights[k]);
+        general_mat_mul(-c, &ws.rho_neg[k].t(), &ws.rho_neg[k + 1], 1.0, &mut net.weights[k]);
+    }
+    // Biases from the differences (kept in rho_neg), and W_0 as one product: rho(x) is the
+    // same in both phases, so dW_0 = c rho(x)^T (rho(h^beta) - rho(h^0)).
+    for k in 0..depth {
+        let c = coef(k);
+        Zip::from(&mut ws.rho_neg[k + 1]).and(&ws.rho_pos[k + 1]).for_each(|n, &p| *n = p - *n);
+        let diff = &ws.rho_neg[k + 1];
+        for row in diff.rows() {
+            net.biases[k].scaled_add(c, &row);
+        }
+        if k == 0 {
+            par_gemm(c, &ws.rho_pos[0].t(), &diff.view(), 1.0, &mut net.weights[0].view_mut());
+        }
+    }
+    Ok(stats)
+}

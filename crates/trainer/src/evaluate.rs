@@ -1,0 +1,108 @@
+//! Evaluation: the free phase on a whole dataset in large chunks (in parallel over chunks,
+//! deterministic), from zero states or from persistent particles.
+
+use ebm_config::{CostKind, ValidConfig};
+use ebm_core::{LayeredNet, Output, Relaxer, States, Stop};
+use ndarray::{Array2, s};
+use rayon::prelude::*;
+
+use crate::TrainError;
+use crate::data::Dataset;
+use crate::ep::{argmax_rows, dynamics};
+
+/// Examples per evaluation chunk (one batched free phase each).
+pub const EVAL_CHUNK: usize = 500;
+
+/// Result of evaluating a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Evaluation {
+    /// Misclassified examples.
+    pub errors: usize,
+    /// Examples.
+    pub examples: usize,
+    /// Mean `E` at the free fixed points.
+    pub mean_energy: f64,
+    /// Mean `C` at the free fixed points.
+    pub mean_cost: f64,
+}
+
+impl Evaluation {
+    /// Error rate in [0, 1].
+    pub fn error_rate(&self) -> f64 {
+        if self.examples == 0 { 0.0 } else { self.errors as f64 / self.examples as f64 }
+    }
+}
+
+/// Run the free phase (`steps` steps) on every example of `data` and count argmax errors.
+/// With `particles` (`particles[k-1]`: `(n, n_k)`) the phase starts from them and writes the
+/// fixed points back (the reference code's persistent test particles); without, it starts from
+/// zero states (the network's own prediction, independent of history).
+pub fn evaluate(
+    config: &ValidConfig,
+    net: &LayeredNet<f32>,
+    data: &Dataset,
+    steps: usize,
+    cost: CostKind,
+    particles: Option<&mut [Array2<f32>]>,
+) -> Result<Evaluation, TrainError> {
+    let n = data.len();
+    let depth = net.depth();
+    let dyn_ = dynamics(config);
+    let stop = Stop { max_steps: steps, tolerance: config.dynamics.tolerance, trace_energy: false };
+    let starts: Vec<usize> = (0..n).step_by(EVAL_CHUNK).collect();
+    let particles_ref = particles.as_deref();
+    let results: Vec<Result<(Evaluation, States<f32>), TrainError>> = starts
+        .par_iter()
+        .map(|&start| {
+            let end = (start + EVAL_CHUNK).min(n);
+            let x = data.images.slice(s![start..end, ..]);
+            let mut states = States::with_input(net, x)?;
+            if let Some(p) = particles_ref {
+                for k in 1..=depth {
+                    states.layers[k].assign(&p[k - 1].slice(s![start..end, ..]));
+                }
+            }
+            let mut relaxer = Relaxer::new(net, end - start, 0);
+            relaxer.set_input(net, x)?;
+            relaxer.relax(net, &mut states, &Output::Free, &dyn_, &stop)?;
+            let labels = &data.labels[start..end];
+            let errors = argmax_rows(states.output().view())
+                .into_iter()
+                .zip(labels)
+                .filter(|(p, l)| *p != **l as usize)
+                .count();
+            let mut target = Array2::<f32>::zeros(states.output().dim());
+            for (b, &l) in labels.iter().enumerate() {
+                target[(b, l as usize)] = 1.0;
+            }
+            let energy: f64 = relaxer.energy(net, &states).iter().map(|&e| f64::from(e)).sum();
+            let c: f64 = ebm_core::energy::cost(states.output(), target.view(), cost)
+                .iter()
+                .map(|&c| f64::from(c))
+                .sum();
+            let eval =
+                Evaluation { errors, examples: end - start, mean_energy: energy, mean_cost: c };
+            Ok((eval, states))
+        })
+        .collect();
+    let mut total = Evaluation::default();
+    let mut particles = particles;
+    for (&start, result) in starts.iter().zip(results) {
+        let (e, states) = result?;
+        total.errors += e.errors;
+        total.examples += e.examples;
+        total.mean_energy += e.mean_energy;
+        total.mean_cost += e.mean_cost;
+        if let Some(p) = particles.as_deref_mut() {
+            let end = start + e.examples;
+            for k in 1..=depth {
+                p[k - 1].slice_mut(s![start..end, ..]).assign(&states.layers[k]);
+            }
+        }
+    }
+    if total.examples > 0 {
+        total.mean_energy /= total.examples as f64;
+        total.mean_cost /= total.examples as f64;
+    }
+    Ok(total)
+}

@@ -1,0 +1,277 @@
+//! The training run: epochs of minibatches, per-epoch evaluation and metrics, checkpoints, and
+//! stopping on request (e.g. SIGINT) at a minibatch boundary.
+
+use std::time::Instant;
+
+use ebm_config::{DataOrder, ValidConfig};
+use ebm_core::LayeredNet;
+use ndarray::Array2;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::data::Mnist;
+use crate::ep::{self, Rows, Stream, Workspace, stream_rng};
+use crate::evaluate::evaluate;
+
+/// What one epoch measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Running training error: the free phase's argmax errors during the epoch (as the paper
+    /// reports it).
+    pub train_error_running: f64,
+    /// The full training set re-evaluated at the epoch's end, from zero states.
+    pub train_error: Option<f64>,
+    /// Test error from zero states (the network's own prediction).
+    pub test_error: f64,
+    /// Test error from persistent test particles carried across epochs (what the reference
+    /// code reports).
+    pub test_error_persistent: f64,
+    /// Mean `E` at the free fixed points of the epoch's minibatches.
+    pub mean_energy: f64,
+    /// Mean `C` at the free fixed points of the epoch's minibatches.
+    pub mean_cost: f64,
+    /// `|W_k(end) - W_k(start)| / |W_k(start)|` over the epoch, per weight layer.
+    pub relative_weight_change: Vec<f64>,
+    /// Seconds of the training loop (minibatches only).
+    pub seconds: f64,
+    /// Seconds of the end-of-epoch evaluations.
+    pub eval_seconds: f64,
+}
+
+/// Running sums of the current epoch (kept in checkpoints so that a resumed epoch reports the
+/// same figures).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartialEpoch {
+    /// Misclassified examples so far.
+    pub errors: usize,
+    /// Examples so far.
+    pub examples: usize,
+    /// Sum of free-phase energies.
+    pub energy: f64,
+    /// Sum of free-phase costs.
+    pub cost: f64,
+    /// Seconds of training so far.
+    pub seconds: f64,
+}
+
+/// Everything a run needs to continue: the checkpoint's contents.
+#[derive(Debug, Clone)]
+pub struct TrainState {
+    /// The effective configuration.
+    pub config: ValidConfig,
+    /// The network.
+    pub net: LayeredNet<f32>,
+    /// Persistent free-phase states of the training examples: `[k-1]`: `(n_train, n_k)`.
+    pub train_particles: Vec<Array2<f32>>,
+    /// Persistent free-phase states of the test examples: `[k-1]`: `(n_test, n_k)`.
+    pub test_particles: Vec<Array2<f32>>,
+    /// Completed epochs.
+    pub epoch: usize,
+    /// Minibatches completed in the current epoch.
+    pub batch: usize,
+    /// Running sums of the current epoch.
+    pub partial: PartialEpoch,
+    /// Weights at the start of the current epoch (for the relative change).
+    pub epoch_start: Vec<Array2<f32>>,
+    /// Metrics of the completed epochs.
+    pub history: Vec<EpochMetrics>,
+}
+
+impl TrainState {
+    /// A fresh run: Glorot-uniform weights from the seed, zero particles.
+    pub fn new(config: ValidConfig, data: &Mnist) -> Result<Self, TrainError> {
+        check_data(&config, data)?;
+        let net = ep::init_net(&config)?;
+        let sizes = net.sizes();
+        let particles = |n: usize| sizes[1..].iter().map(|&u| Array2::zeros((n, u))).collect();
+        Ok(Self {
+            train_particles: particles(data.train.len()),
+            test_particles: particles(data.test.len()),
+            epoch_start: net.weights.clone(),
+            net,
+            config,
+            epoch: 0,
+            batch: 0,
+            partial: PartialEpoch::default(),
+            history: Vec::new(),
+        })
+    }
+
+    /// Minibatches per epoch (the last `n mod batch_size` examples are left out of each epoch,
+    /// as in the reference code).
+    pub fn batches_per_epoch(&self) -> usize {
+        self.train_particles[0].nrows() / self.config.training.batch_size
+    }
+
+    /// Whether every configured epoch is done.
+    pub fn finished(&self) -> bool {
+        self.epoch >= self.config.training.epochs
+    }
+}
+
+/// Check that the configuration fits the data.
+pub fn check_data(config: &ValidConfig, data: &Mnist) -> Result<(), TrainError> {
+    let n_in = config.model.layers[0];
+    if data.train.images.ncols() != n_in {
+        return Err(TrainError::ConfigMismatch {
+            field: "model.layers[0]",
+            value: n_in.to_string(),
+            reason: format!("the images have {} pixels", data.train.images.ncols()),
+        });
+    }
+    let n_out = *config.model.layers.last().expect("validated");
+    if n_out != 10 {
+        return Err(TrainError::ConfigMismatch {
+            field: "model.layers[-1]",
+            value: n_out.to_string(),
+            reason: "MNIST has 10 classes".into(),
+        });
+    }
+    if data.train.len() < config.training.batch_size {
+        return Err(TrainError::ConfigMismatch {
+            field: "training.batch_size",
+            value: config.training.batch_size.to_string(),
+            reason: format!("only {} training examples", data.train.len()),
+        });
+    }
+    Ok(())
+}
+
+/// Receives progress and decides whether to stop early.
+pub trait Observer {
+    /// A minibatch finished (`batch` of `total`, 1-based) in epoch `epoch` (1-based).
+    fn on_batch(&mut self, _epoch: usize, _batch: usize, _total: usize) {}
+    /// An epoch finished.
+    fn on_epoch(&mut self, _metrics: &EpochMetrics, _state: &TrainState) -> Result<(), TrainError> {
+        Ok(())
+    }
+    /// Checked before every minibatch: `true` stops the run at that boundary.
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+/// An observer that does nothing.
+#[derive(Debug, Default)]
+pub struct Silent;
+impl Observer for Silent {}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every epoch done.
+    Finished,
+    /// Stopped at a minibatch boundary on the observer's request.
+    Interrupted,
+}
+
+/// Train until every configured epoch is done or the observer asks to stop.
+pub fn train(
+    state: &mut TrainState,
+    data: &Mnist,
+    observer: &mut dyn Observer,
+) -> Result<Outcome, TrainError> {
+    check_data(&state.config, data)?;
+    let config = state.config.clone();
+    let batch_size = config.training.batch_size;
+    let mut ws = Workspace::new(&state.net, batch_size);
+    let total = state.batches_per_epoch();
+    while !state.finished() {
+        let epoch = state.epoch;
+        if state.batch == 0 {
+            state.epoch_start = state.net.weights.clone();
+            state.partial = PartialEpoch::default();
+        }
+        let order: Option<Vec<usize>> = match config.training.data_order {
+            DataOrder::Fixed => None,
+            DataOrder::Shuffled => {
+                let mut idx: Vec<usize> = (0..data.train.len()).collect();
+                idx.shuffle(&mut stream_rng(config.seed, Stream::Order, epoch as u64));
+                Some(idx)
+            }
+        };
+        for b in state.batch..total {
+            if observer.should_stop() {
+                return Ok(Outcome::Interrupted);
+            }
+            let start = Instant::now();
+            let rows = match &order {
+                None => Rows::Range(b * batch_size),
+                Some(idx) => Rows::Indices(&idx[b * batch_size..(b + 1) * batch_size]),
+            };
+            let stats = ep::train_batch(
+                &config,
+                &mut state.net,
+                &mut ws,
+                &mut state.train_particles,
+                &data.train,
+                rows,
+                epoch,
+                b,
+            )
+            .map_err(|source| TrainError::Diverged {
+                epoch: epoch + 1,
+                batch: b + 1,
+                source,
+            })?;
+            let p = &mut state.partial;
+            p.errors += stats.errors;
+            p.examples += batch_size;
+            p.energy += stats.energy;
+            p.cost += stats.cost;
+            p.seconds += start.elapsed().as_secs_f64();
+            state.batch = b + 1;
+            observer.on_batch(epoch + 1, b + 1, total);
+        }
+        state.net.check_finite().map_err(|source| TrainError::Diverged {
+            epoch: epoch + 1,
+            batch: total,
+            source,
+        })?;
+        let metrics = end_of_epoch(state, data)?;
+        state.history.push(metrics.clone());
+        state.epoch += 1;
+        state.batch = 0;
+        observer.on_epoch(&metrics, state)?;
+    }
+    Ok(Outcome::Finished)
+}
+
+fn end_of_epoch(state: &mut TrainState, data: &Mnist) -> Result<EpochMetrics, TrainError> {
+    let config = &state.config;
+    let start = Instant::now();
+    let steps = config.eval_steps();
+    let cost = config.training.cost;
+    let test = evaluate(config, &state.net, &data.test, steps, cost, None)?;
+    let test_persistent =
+        evaluate(config, &state.net, &data.test, steps, cost, Some(&mut state.test_particles))?;
+    let train = evaluate(config, &state.net, &data.train, steps, cost, None)?;
+    let relative_weight_change = state
+        .net
+        .weights
+        .iter()
+        .zip(&state.epoch_start)
+        .map(|(w, w0)| {
+            let diff: f64 = w.iter().zip(w0).map(|(a, b)| f64::from(a - b).powi(2)).sum();
+            let norm: f64 = w0.iter().map(|&a| f64::from(a).powi(2)).sum();
+            (diff / norm.max(f64::MIN_POSITIVE)).sqrt()
+        })
+        .collect();
+    let p = &state.partial;
+    let n = p.examples.max(1) as f64;
+    Ok(EpochMetrics {
+        epoch: state.epoch + 1,
+        train_error_running: p.errors as f64 / n,
+        train_error: Some(train.error_rate()),
+        test_error: test.error_rate(),
+        test_error_persistent: test_persistent.error_rate(),
+        mean_energy: p.energy / n,
+        mean_cost: p.cost / n,
+        relative_weight_change,
+        seconds: p.seconds,
+        eval_seconds: start.elapsed().as_secs_f64(),
+    })
+}

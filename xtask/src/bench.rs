@@ -1,0 +1,30 @@
+//! `cargo xtask bench [NAME] [ARGS]`: named benchmarks of whole experiments, timed as processes
+//! running the release `ebm` binary (Criterion benches of the kernels live in each crate's
+//! `benches/`). Each name has its own arm; without a name every benchmark runs.
+
+use anyhow::{Result, bail};
+
+/// The benchmarks, by name.
+pub const NAMES: &[(&str, &str)] =
+    &[("stdp", "STDP experiment 500 x 160 x 1000: wall time at 1 and 2 threads, bit-identity")];
+
+/// Run the benchmark named in `args[0]` (all of them when absent).
+pub fn run_bench(args: &[String]) -> Result<()> {
+    let (name, rest) = match args.split_first() {
+        Some((n, r)) => (n.as_str(), r),
+        None => ("all", &[][..]),
+    };
+    match name {
+        "stdp" => crate::stdp::bench(rest),
+        "all" => {
+            for (n, _) in NAMES {
+                run_bench(&[(*n).to_owned()])?;
+            }
+            Ok(())
+        }
+        other => {
+            let names: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
+            bail!("unknown benchmark `{other}` (one of: {})", names.join(", "))
+        }
+    }
+}
