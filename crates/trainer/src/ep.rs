@@ -257,7 +257,6 @@ pub fn train_batch(
     let map_rho = |dst: &mut Array2<f32>, src: &Array2<f32>| {
         Zip::from(dst).and(src).for_each(|d, &v| *d = rho.eval(v))
     };
-    map_rho(&mut ws.rho_pos[0], &ws.free.layers[0]);
     for k in 1..=depth {
         map_rho(&mut ws.rho_pos[k], &ws.nudged.layers[k]);
         map_rho(&mut ws.rho_neg[k], &neg.layers[k]);
@@ -279,7 +278,14 @@ pub fn train_batch(
             net.biases[k].scaled_add(c, &row);
         }
         if k == 0 {
-            par_gemm(c, &ws.rho_pos[0].t(), &diff.view(), 1.0, &mut net.weights[0].view_mut());
+            match ws.relaxer.sparse_input() {
+                // Only the rows of W_0 whose pixel is non-zero somewhere in the batch change.
+                Some(sparse) => sparse.acc_outer(c, diff, &mut net.weights[0]),
+                None => {
+                    let rho_x = ws.relaxer.rho_input();
+                    par_gemm(c, &rho_x.t(), &diff.view(), 1.0, &mut net.weights[0].view_mut());
+                }
+            }
         }
     }
     Ok(stats)
