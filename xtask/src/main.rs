@@ -13,6 +13,7 @@
 mod bench;
 mod ci;
 mod mini_mnist;
+mod regress;
 mod reproduce;
 mod stdp;
 mod util;
@@ -41,7 +42,11 @@ type Regression = (&'static str, fn() -> Result<()>);
 /// The regression experiments `cargo xtask ci` runs after the tests (each issue registers its
 /// own).
 fn regressions() -> Vec<Regression> {
-    vec![("stdp", stdp::regression)]
+    vec![
+        ("propagate", regress::propagate),
+        ("ep-1h, 1 epoch", regress::ep1h_one_epoch),
+        ("stdp", stdp::regression),
+    ]
 }
 
 const HELP: &str = "\

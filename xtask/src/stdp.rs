@@ -74,8 +74,7 @@ pub fn reproduce(out: &Path) -> Result<()> {
     let s = stdp(&bin, out, &[], None)?;
     let mut rows = String::new();
     for (name, sets) in VARIANTS {
-        let dir =
-            out.join("sensitivity").join(name.split(' ').take(2).collect::<Vec<_>>().join("-"));
+        let dir = out.join("sensitivity").join(slug(name));
         let v = if sets.is_empty() { s.clone() } else { stdp(&bin, &dir, sets, None)? };
         let sign = &v["fig4_sign_pattern"];
         let peak = &v["fig4_peaks_near_zero"];
@@ -93,8 +92,6 @@ pub fn reproduce(out: &Path) -> Result<()> {
             pk["rate"],
             flag(&peak["spike"]),
             pk["spike"],
-            flag(&peak["rate"]),
-            flag(&peak["spike"]),
             num(&v["fig5_pearson_r"]),
             num(&v["fig5_slope"]),
             v["pairs"],
@@ -225,4 +222,15 @@ pub fn regression() -> Result<()> {
     }
     eprintln!("xtask: stdp ok (r = {r:.4}, slope = {slope:.4})");
     Ok(())
+}
+
+/// A directory name for a variant: its first two words, joined by `-`, without punctuation.
+fn slug(name: &str) -> String {
+    name.split(' ')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("-")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect()
 }

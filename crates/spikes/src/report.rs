@@ -2,6 +2,8 @@
 //! without weight changes, and the agreement of the spike rule with the nearest-neighbour
 //! schemes. Plain data (serde), no formatting.
 
+use std::cmp::Ordering;
+
 use serde::Serialize;
 
 /// One rule's Figure 4 curve: mean update per `dt` bin with its standard error.
@@ -118,8 +120,8 @@ impl Curve {
             .zip(&self.se)
             .filter(|&((&d, &m), &s)| match d {
                 0 => false,
-                d if d > 0 => !(m - 1.96 * s > 0.0),
-                _ => !(m + 1.96 * s < 0.0),
+                d if d > 0 => (m - 1.96 * s).partial_cmp(&0.0) != Some(Ordering::Greater),
+                _ => (m + 1.96 * s).partial_cmp(&0.0) != Some(Ordering::Less),
             })
             .count()
     }

@@ -158,6 +158,24 @@ pub fn load(path: &Path, data: &Mnist, overrides: &[String]) -> Result<TrainStat
     })
 }
 
+/// The effective configuration saved in a checkpoint, with `overrides` applied on top (to load
+/// the data a resumed run needs before its arrays).
+pub fn read_config(
+    path: &Path,
+    overrides: &[String],
+) -> Result<ebm_config::ValidConfig, TrainError> {
+    let file = File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;
+    let mut npz = NpzReader::new(BufReader::new(file))
+        .map_err(|e| bad(path, format!("not a readable .npz file: {e}")))?;
+    let meta: Array1<u8> = read(&mut npz, path, "meta")?;
+    let meta: Meta = serde_json::from_slice(meta.as_slice().unwrap_or(&[]))
+        .map_err(|e| bad(path, format!("array `meta` is not valid metadata: {e}")))?;
+    Config::from_toml_str(&meta.config_toml, &format!("{} (meta)", path.display()))
+        .and_then(|c| c.with_overrides(overrides))
+        .and_then(Config::validate)
+        .map_err(|e| bad(path, e.to_string()))
+}
+
 /// Read only the network (for evaluation).
 pub fn load_net(path: &Path) -> Result<(ebm_config::ValidConfig, LayeredNet<f32>), TrainError> {
     let file = File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;

@@ -201,12 +201,12 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
     let (mut state, out, data, description) = match &args.resume {
         Some(dir) => {
             let path = dir.join(checkpoint::FILE_NAME);
-            let peek = super::load(global)?;
-            let (data, description) = load_data(args.data.as_deref(), &peek)?;
             let mut overrides = global.overrides.clone();
             if let Some(seed) = global.seed {
                 overrides.push(format!("seed={seed}"));
             }
+            let saved = checkpoint::read_config(&path, &overrides)?;
+            let (data, description) = load_data(args.data.as_deref(), &saved)?;
             let state = checkpoint::load(&path, &data, &overrides)?;
             tracing::info!(
                 "resuming {} at epoch {}, minibatch {}",

@@ -1,0 +1,98 @@
+//! `ebm train` and `ebm eval` end to end on a small slice of the embedded data.
+
+use ebm_tests::{run_in, stderr, stdout};
+
+const SMALL: &[&str] = &[
+    "--set",
+    "model.layers=[784, 40, 10]",
+    "--set",
+    "training.epochs=2",
+    "--set",
+    "data.train_limit=400",
+    "--set",
+    "data.test_limit=100",
+];
+
+#[test]
+fn train_writes_results_and_eval_reads_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["train", "--out", "run", "--seed", "3"];
+    args.extend(SMALL);
+    let out = run_in(dir.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("test error"), "{}", stdout(&out));
+    let run = dir.path().join("run");
+    for f in ["summary.json", "metrics.csv", "learning_curve.svg", "checkpoint.npz"] {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["seed"], 3);
+    assert_eq!(summary["epochs"], 2);
+    assert_eq!(summary["epoch_seconds"].as_array().unwrap().len(), 2);
+    let test_error = summary["final_test_error"].as_f64().unwrap();
+    assert!((0.0..0.9).contains(&test_error), "{test_error}");
+    assert_eq!(std::fs::read_to_string(run.join("metrics.csv")).unwrap().lines().count(), 3);
+
+    // Same seed, same numbers.
+    let mut again = vec!["train", "--out", "run2", "--seed", "3"];
+    again.extend(SMALL);
+    assert!(run_in(dir.path(), &again).status.success());
+    let s2: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run2/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s2["final_test_error"], summary["final_test_error"]);
+    assert_eq!(s2["final_train_error_running"], summary["final_train_error_running"]);
+
+    // An existing results directory is not overwritten without --force.
+    let out = run_in(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--force"));
+
+    let out = run_in(
+        dir.path(),
+        &["eval", "--checkpoint", "run/checkpoint.npz", "--set", "data.test_limit=100"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("test error"));
+}
+
+#[test]
+fn resume_continues_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut full = vec!["train", "--out", "full"];
+    full.extend(SMALL);
+    assert!(run_in(dir.path(), &full).status.success());
+    let mut first = vec!["train", "--out", "part"];
+    first.extend(SMALL);
+    first.extend(["--set", "training.epochs=1"]);
+    assert!(run_in(dir.path(), &first).status.success());
+    let out = run_in(dir.path(), &["train", "--resume", "part", "--set", "training.epochs=2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = |d: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(d).join("summary.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(summary("full")["final_test_error"], summary("part")["final_test_error"]);
+    let arrays = |d: &str| {
+        let file = std::fs::File::open(dir.path().join(d).join("checkpoint.npz")).unwrap();
+        let mut npz = ndarray_npy::NpzReader::new(file).unwrap();
+        let w: Vec<ndarray::Array2<f32>> =
+            ["W0.npy", "W1.npy", "train_s1.npy"].iter().map(|n| npz.by_name(n).unwrap()).collect();
+        let b: Vec<ndarray::Array1<f32>> =
+            ["b0.npy", "b1.npy"].iter().map(|n| npz.by_name(n).unwrap()).collect();
+        (w, b)
+    };
+    assert_eq!(arrays("full"), arrays("part"), "resumed run ends with different weights");
+}
+
+#[test]
+fn missing_data_directory_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_in(dir.path(), &["train", "--data", "no-such-dir", "--out", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
+}
