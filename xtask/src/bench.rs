@@ -5,8 +5,10 @@
 use anyhow::{Result, bail};
 
 /// The benchmarks, by name.
-pub const NAMES: &[(&str, &str)] =
-    &[("stdp", "STDP experiment 500 x 160 x 1000: wall time at 1 and 2 threads, bit-identity")];
+pub const NAMES: &[(&str, &str)] = &[
+    ("stdp", "STDP experiment 500 x 160 x 1000: wall time at 1 and 2 threads, bit-identity"),
+    ("ep-1h", "seconds per ep-1h training epoch at 1 and 2 threads, and the numpy peer"),
+];
 
 /// Run the benchmark named in `args[0]` (all of them when absent).
 pub fn run_bench(args: &[String]) -> Result<()> {
@@ -16,6 +18,7 @@ pub fn run_bench(args: &[String]) -> Result<()> {
     };
     match name {
         "stdp" => crate::stdp::bench(rest),
+        "ep-1h" => crate::bench_ep::run_ep1h(rest),
         "all" => {
             for (n, _) in NAMES {
                 run_bench(&[(*n).to_owned()])?;

@@ -11,6 +11,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod bench_ep;
 mod ci;
 mod mini_mnist;
 mod regress;
@@ -55,7 +56,7 @@ cargo xtask <command>
   ci [--no-regression]    fmt --check, clippy -D warnings, tests, regression experiments
   reproduce NAME          a reproduction run into results/NAME/ with report.md
                           (propagate, ep-1h, ep-1h-code, stdp, ...)
-  bench [NAME] [RUNS]     timed whole experiments (stdp)
+  bench [NAME] [ARGS]     timed whole experiments (stdp, ep-1h)
   make-mini-mnist --from DIR [--out DIR]
                           the embedded class-balanced MNIST subset, from the four files in DIR
 ";
