@@ -13,7 +13,8 @@ use crate::util::{ebm, mnist_dir, read_json, root, run};
 /// Run the benchmark; `args[0]` is the number of epochs per measurement (default 2).
 pub fn run_ep1h(args: &[String]) -> Result<()> {
     let epochs: usize = args.first().map(|a| a.parse()).transpose()?.unwrap_or(2);
-    let data = mnist_dir().context("the ep-1h benchmark needs the full MNIST in ../shared/data/mnist")?;
+    let data =
+        mnist_dir().context("the ep-1h benchmark needs the full MNIST in ../shared/data/mnist")?;
     let mut rows = Vec::new();
     for threads in [1, 2] {
         let out = root().join(format!("results/bench-ep-1h-{threads}t"));
@@ -33,7 +34,10 @@ pub fn run_ep1h(args: &[String]) -> Result<()> {
     }
     let python = std::env::var("EBM_PEER_PYTHON").unwrap_or_else(|_| "python3".into());
     let peer = root().join("../shared/peers/peer_numpy.py");
-    let has_numpy = Command::new(&python).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
+    let has_numpy = Command::new(&python)
+        .args(["-c", "import numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if has_numpy && peer.exists() {
         let output = Command::new(&python)
             .arg(&peer)

@@ -36,7 +36,7 @@ pub struct PropagateSettings {
     pub epsilons: Vec<f64>,
     /// The activation (its kinks decide where the identity is exact).
     pub rho: Rho,
-    /// The update rule of the nudged steps (the fixed point is found with the leaky rule).
+    /// The update rule (of the relaxation to the fixed point and of the nudged steps).
     pub rule: UpdateRuleKind,
     /// Random inputs per network.
     pub batch_size: usize,
@@ -143,10 +143,10 @@ fn one_depth(
         rng.random_range(lo + margin..hi - margin)
     });
 
-    // Fixed point s_hat: noise-free leaky integrator, eps 0.5 (the fixed point does not depend
-    // on eps), until max |delta s| = 0.5 max |R(s) - s| < tolerance / 2.
+    // Fixed point s_hat of the sweep's rule, noise-free, eps 0.5 (the fixed point does not
+    // depend on eps), until max |delta s| < tolerance / 2.
     let mut fixed = States::with_input(&net, x.view())?;
-    let relax_dyn = Dynamics::leaky(0.5, 0.0);
+    let relax_dyn = Dynamics { rule: s.rule, epsilon: 0.5, noise_std: 0.0 };
     let mut relaxer = Relaxer::new(&net, s.batch_size, 0);
     relaxer.set_input(&net, x.view())?;
     let stop = Stop { max_steps: s.max_steps, tolerance: 0.5 * s.tolerance, trace_energy: false };
