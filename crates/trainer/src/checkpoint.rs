@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
-use ebm_config::Config;
+use ebm_config::{Config, ValidConfig};
 use ebm_core::{LayeredNet, Rho};
 use ndarray::{Array1, Array2};
 use ndarray_npy::{NpzReader, NpzWriter};
@@ -80,9 +80,10 @@ pub fn save(path: &Path, state: &TrainState) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Read a checkpoint and check it against `data`. The effective config is the one saved in the
-/// checkpoint, with `overrides` (`path=value`) applied on top (e.g. more epochs).
-pub fn load(path: &Path, data: &Mnist, overrides: &[String]) -> Result<TrainState, TrainError> {
+type Npz = NpzReader<BufReader<File>>;
+
+/// Open a checkpoint and read its metadata.
+fn open(path: &Path) -> Result<(Npz, Meta), TrainError> {
     let file = File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;
     let mut npz = NpzReader::new(BufReader::new(file))
         .map_err(|e| bad(path, format!("not a readable .npz file: {e}")))?;
@@ -95,20 +96,29 @@ pub fn load(path: &Path, data: &Mnist, overrides: &[String]) -> Result<TrainStat
             format!("format {} (this program reads format {FORMAT})", meta.format),
         ));
     }
-    let config = Config::from_toml_str(&meta.config_toml, &format!("{} (meta)", path.display()))
-        .and_then(|c| c.with_overrides(overrides))
-        .map_err(|e| bad(path, e.to_string()))?;
-    let config = config.validate().map_err(|e| bad(path, e.to_string()))?;
-    check_data(&config, data)?;
+    Ok((npz, meta))
+}
 
+/// The saved config with `overrides` applied, validated.
+fn config_of(path: &Path, meta: &Meta, overrides: &[String]) -> Result<ValidConfig, TrainError> {
+    Config::from_toml_str(&meta.config_toml, &format!("{} (meta)", path.display()))
+        .and_then(|c| c.with_overrides(overrides))
+        .and_then(Config::validate)
+        .map_err(|e| bad(path, e.to_string()))
+}
+
+/// The weights `W{k}` and biases `b{k}` of the config's architecture.
+fn read_net(
+    npz: &mut Npz,
+    path: &Path,
+    config: &ValidConfig,
+) -> Result<LayeredNet<f32>, TrainError> {
     let sizes = &config.model.layers;
-    let depth = sizes.len() - 1;
     let mut weights = Vec::new();
     let mut biases = Vec::new();
-    let mut epoch_start = Vec::new();
-    for k in 0..depth {
-        weights.push(read_shaped2(&mut npz, path, &format!("W{k}"), (sizes[k], sizes[k + 1]))?);
-        let b: Array1<f32> = read(&mut npz, path, &format!("b{k}"))?;
+    for k in 0..sizes.len() - 1 {
+        weights.push(read_shaped2(npz, path, &format!("W{k}"), (sizes[k], sizes[k + 1]))?);
+        let b: Array1<f32> = read(npz, path, &format!("b{k}"))?;
         if b.len() != sizes[k + 1] {
             return Err(bad(
                 path,
@@ -120,31 +130,43 @@ pub fn load(path: &Path, data: &Mnist, overrides: &[String]) -> Result<TrainStat
             ));
         }
         biases.push(b);
-        epoch_start.push(read_shaped2(
-            &mut npz,
-            path,
-            &format!("epoch_start_W{k}"),
-            (sizes[k], sizes[k + 1]),
-        )?);
+    }
+    let net = LayeredNet::from_parts(weights, biases, Rho::from_config(&config.model.rho))?;
+    net.check_finite().map_err(|e| bad(path, e.to_string()))?;
+    Ok(net)
+}
+
+/// Read a checkpoint and check it against `data`. The effective config is the one saved in the
+/// checkpoint, with `overrides` (`path=value`) applied on top (e.g. more epochs).
+pub fn load(path: &Path, data: &Mnist, overrides: &[String]) -> Result<TrainState, TrainError> {
+    let (mut npz, meta) = open(path)?;
+    let config = config_of(path, &meta, overrides)?;
+    check_data(&config, data)?;
+    let net = read_net(&mut npz, path, &config)?;
+    let sizes = &config.model.layers;
+    let depth = sizes.len() - 1;
+    let mut epoch_start = Vec::new();
+    for k in 0..depth {
+        let name = format!("epoch_start_W{k}");
+        epoch_start.push(read_shaped2(&mut npz, path, &name, (sizes[k], sizes[k + 1]))?);
     }
     let mut train_particles = Vec::new();
     let mut test_particles = Vec::new();
     for k in 1..=depth {
+        let (n_train, n_test) = (data.train.len(), data.test.len());
         train_particles.push(read_shaped2(
             &mut npz,
             path,
             &format!("train_s{k}"),
-            (data.train.len(), sizes[k]),
+            (n_train, sizes[k]),
         )?);
         test_particles.push(read_shaped2(
             &mut npz,
             path,
             &format!("test_s{k}"),
-            (data.test.len(), sizes[k]),
+            (n_test, sizes[k]),
         )?);
     }
-    let net = LayeredNet::from_parts(weights, biases, Rho::from_config(&config.model.rho))?;
-    net.check_finite().map_err(|e| bad(path, e.to_string()))?;
     Ok(TrainState {
         config,
         net,
@@ -160,57 +182,20 @@ pub fn load(path: &Path, data: &Mnist, overrides: &[String]) -> Result<TrainStat
 
 /// The effective configuration saved in a checkpoint, with `overrides` applied on top (to load
 /// the data a resumed run needs before its arrays).
-pub fn read_config(
-    path: &Path,
-    overrides: &[String],
-) -> Result<ebm_config::ValidConfig, TrainError> {
-    let file = File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;
-    let mut npz = NpzReader::new(BufReader::new(file))
-        .map_err(|e| bad(path, format!("not a readable .npz file: {e}")))?;
-    let meta: Array1<u8> = read(&mut npz, path, "meta")?;
-    let meta: Meta = serde_json::from_slice(meta.as_slice().unwrap_or(&[]))
-        .map_err(|e| bad(path, format!("array `meta` is not valid metadata: {e}")))?;
-    Config::from_toml_str(&meta.config_toml, &format!("{} (meta)", path.display()))
-        .and_then(|c| c.with_overrides(overrides))
-        .and_then(Config::validate)
-        .map_err(|e| bad(path, e.to_string()))
+pub fn read_config(path: &Path, overrides: &[String]) -> Result<ValidConfig, TrainError> {
+    let (_, meta) = open(path)?;
+    config_of(path, &meta, overrides)
 }
 
-/// Read only the network (for evaluation).
-pub fn load_net(path: &Path) -> Result<(ebm_config::ValidConfig, LayeredNet<f32>), TrainError> {
-    let file = File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;
-    let mut npz = NpzReader::new(BufReader::new(file))
-        .map_err(|e| bad(path, format!("not a readable .npz file: {e}")))?;
-    let meta: Array1<u8> = read(&mut npz, path, "meta")?;
-    let meta: Meta = serde_json::from_slice(meta.as_slice().unwrap_or(&[]))
-        .map_err(|e| bad(path, format!("array `meta` is not valid metadata: {e}")))?;
-    let config = Config::from_toml_str(&meta.config_toml, &format!("{} (meta)", path.display()))
-        .and_then(Config::validate)
-        .map_err(|e| bad(path, e.to_string()))?;
-    let sizes = &config.model.layers;
-    let mut weights = Vec::new();
-    let mut biases = Vec::new();
-    for k in 0..sizes.len() - 1 {
-        weights.push(read_shaped2(&mut npz, path, &format!("W{k}"), (sizes[k], sizes[k + 1]))?);
-        let b: Array1<f32> = read(&mut npz, path, &format!("b{k}"))?;
-        if b.len() != sizes[k + 1] {
-            return Err(bad(
-                path,
-                format!("array b{k} has {} entries, expected {}", b.len(), sizes[k + 1]),
-            ));
-        }
-        biases.push(b);
-    }
-    let net = LayeredNet::from_parts(weights, biases, Rho::from_config(&config.model.rho))?;
-    net.check_finite().map_err(|e| bad(path, e.to_string()))?;
+/// Read only the configuration and the network (for evaluation).
+pub fn load_net(path: &Path) -> Result<(ValidConfig, LayeredNet<f32>), TrainError> {
+    let (mut npz, meta) = open(path)?;
+    let config = config_of(path, &meta, &[])?;
+    let net = read_net(&mut npz, path, &config)?;
     Ok((config, net))
 }
 
-fn read<T, D>(
-    npz: &mut NpzReader<BufReader<File>>,
-    path: &Path,
-    name: &str,
-) -> Result<ndarray::Array<T, D>, TrainError>
+fn read<T, D>(npz: &mut Npz, path: &Path, name: &str) -> Result<ndarray::Array<T, D>, TrainError>
 where
     T: ndarray_npy::ReadableElement,
     D: ndarray::Dimension,
@@ -219,7 +204,7 @@ where
 }
 
 fn read_shaped2(
-    npz: &mut NpzReader<BufReader<File>>,
+    npz: &mut Npz,
     path: &Path,
     name: &str,
     shape: (usize, usize),
