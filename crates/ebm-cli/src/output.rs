@@ -2,7 +2,6 @@
 //! written atomically (temp file + rename); an existing directory is kept unless `--force`.
 //! Also the mapping from errors to exit codes.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -114,14 +113,8 @@ pub fn results_dir(
         .unwrap_or_else(|| Path::new("results").join(command))
 }
 
-/// Write `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// reader never sees a partial file.
+/// Write `bytes` to `path` atomically (temp file in the same directory + rename), via the
+/// trainer's writer so every file the program writes goes through one implementation.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().sync_all().ok();
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    Ok(trainer::data::idx::write_atomic(path, bytes)?)
 }

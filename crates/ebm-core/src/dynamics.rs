@@ -11,7 +11,7 @@
 //! ([`Relaxer::set_input`]); every product is one batched GEMM into a preallocated buffer, and
 //! the step loop allocates nothing.
 
-use ebm_config::{CostKind, UpdateRuleKind};
+use ebm_config::UpdateRuleKind;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Zip};
 use rand::SeedableRng;
@@ -57,23 +57,22 @@ impl Dynamics {
         states: &States<A>,
         output: &Output<'_, A>,
     ) -> f64 {
-        match self.rule {
-            UpdateRuleKind::LeakyIntegrator => energy::residual(net, states, output),
-            UpdateRuleKind::ProjectedGradient => {
-                let (lo, hi) = net.rho.bounds();
-                let g = energy::grad_total(net, states, output);
-                let last =
-                    if matches!(output, Output::Clamped { .. }) { g.len() - 1 } else { g.len() };
-                let mut m = 0.0f64;
-                for k in 1..last {
-                    for (&s, &gk) in states.layers[k].iter().zip(g[k].iter()) {
-                        let s = s.f64();
-                        m = m.max(((s - gk.f64()).clamp(lo, hi) - s).abs());
-                    }
-                }
-                m
+        // The projected rule's fixed points may sit on the box, where dF/ds != 0: measure the
+        // projected step instead. The clamped output does not count.
+        let bounds = match self.rule {
+            UpdateRuleKind::LeakyIntegrator => (f64::NEG_INFINITY, f64::INFINITY),
+            UpdateRuleKind::ProjectedGradient => net.rho.bounds(),
+        };
+        let g = energy::grad_total(net, states, output);
+        let last = if matches!(output, Output::Clamped { .. }) { g.len() - 1 } else { g.len() };
+        let mut m = 0.0f64;
+        for k in 1..last {
+            for (&s, &gk) in states.layers[k].iter().zip(g[k].iter()) {
+                let s = s.f64();
+                m = m.max(((s - gk.f64()).clamp(bounds.0, bounds.1) - s).abs());
             }
         }
+        m
     }
 }
 
@@ -221,11 +220,6 @@ impl<A: Scalar> Relaxer<A> {
     /// `rho(x)` of the last [`Relaxer::set_input`]: `(batch, n_0)`.
     pub fn rho_input(&self) -> &Array2<A> {
         &self.rho[0]
-    }
-
-    /// The input drive computed by [`Relaxer::set_input`].
-    pub fn input_drive(&self) -> &Array2<A> {
-        &self.input_drive
     }
 
     /// One synchronous step of every free layer; returns `max |delta s|`.
@@ -424,9 +418,4 @@ pub fn relax<A: Scalar>(
     let mut relaxer = Relaxer::new(net, states.batch(), noise_seed);
     relaxer.set_input(net, states.layers[0].view())?;
     relaxer.relax(net, states, output, dynamics, stop)
-}
-
-/// The cost factor for a cost kind, re-exported for the trainer (`dC/dy = c (y - d)`).
-pub fn cost_gradient_factor(cost: CostKind) -> f64 {
-    cost_factor::<f64>(cost)
 }

@@ -128,11 +128,3 @@ pub fn grad_total<A: Scalar>(
 pub fn fixed_point_map<A: Scalar>(net: &LayeredNet<A>, states: &States<A>) -> Vec<Array2<A>> {
     grad_energy(net, states).into_iter().zip(&states.layers).map(|(g, s)| s - &g).collect()
 }
-
-/// `max |R(s) - s|` over the free layers `1..=L` (the output excluded when it is clamped), with
-/// the nudging force included: `max |dF/ds|`.
-pub fn residual<A: Scalar>(net: &LayeredNet<A>, states: &States<A>, output: &Output<'_, A>) -> f64 {
-    let g = grad_total(net, states, output);
-    let last = if matches!(output, Output::Clamped { .. }) { g.len() - 1 } else { g.len() };
-    g[1..last].iter().flat_map(|a| a.iter()).fold(0.0, |m, v| m.max(v.f64().abs()))
-}

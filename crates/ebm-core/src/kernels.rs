@@ -31,9 +31,9 @@ pub(crate) fn rho_into<A: Scalar>(
             }
         }
         (rho, noise) => {
+            let eta = noise.map(|n| n.as_slice().expect("standard layout"));
             for (i, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
-                let e = noise.map_or(A::zero(), |n| n.as_slice().expect("standard layout")[i]);
-                *d = rho.eval(s + e);
+                *d = rho.eval(s + eta.map_or(A::zero(), |e| e[i]));
             }
         }
     }
@@ -70,9 +70,6 @@ impl<A: Scalar> Update<A> {
             Some((f, t)) => (f, t.to_slice()),
             None => (A::zero(), None),
         };
-        let mut lane_max = [A::zero(); LANES];
-        let mut bad = false;
-        #[allow(clippy::needless_return)]
         match (self.rho, self.leaky) {
             (Rho::HardSigmoid { beta1, beta2 }, false) => {
                 let (lo, hi) = (A::of(beta1), A::of(beta2));
@@ -85,32 +82,48 @@ impl<A: Scalar> Update<A> {
                     (None, true) => k.run::<false, true>(s, u, u),
                     (None, false) => k.run::<false, false>(s, u, u),
                 };
-                return (delta, finite);
+                (delta, finite)
             }
-            (rho, leaky) => {
-                let eta = noise.map(|n| n.as_slice().expect("standard layout"));
-                let (lo, hi) = rho.bounds();
-                let (lo, hi) = (A::of(lo), A::of(hi));
-                for (i, (sv, &uv)) in s.iter_mut().zip(u).enumerate() {
-                    let old = *sv;
-                    let d = target.map_or(A::zero(), |t| t[i]);
-                    let new = if leaky {
-                        let e = eta.map_or(A::zero(), |e| e[i]);
-                        old + eps * (rho.prime(old + e) * uv - old) - eps * force * (old - d)
-                    } else {
-                        let g = old - rho.prime(old) * uv + force * (old - d);
-                        old - eps * g
-                    };
-                    bad |= !new.is_finite();
-                    let new = if leaky { new } else { new.max(lo).min(hi) };
-                    *sv = new;
-                    let l = i % LANES;
-                    lane_max[l] = lane_max[l].max((new - old).abs());
-                }
-            }
+            _ => self.general(
+                s,
+                u,
+                noise.map(|n| n.as_slice().expect("standard layout")),
+                force,
+                target,
+            ),
         }
-        let delta = lane_max.iter().fold(0.0f64, |m, v| m.max(v.f64()));
-        (delta, !bad)
+    }
+
+    /// Any activation and either rule, one element at a time (the leaky integrator and the
+    /// sigmoid are not on the training hot path).
+    fn general(
+        &self,
+        s: &mut [A],
+        u: &[A],
+        eta: Option<&[A]>,
+        force: A,
+        target: Option<&[A]>,
+    ) -> (f64, bool) {
+        let (rho, eps) = (self.rho, self.epsilon);
+        let (lo, hi) = rho.bounds();
+        let (lo, hi) = (A::of(lo), A::of(hi));
+        let mut max_delta = A::zero();
+        let mut finite = true;
+        for (i, (sv, &uv)) in s.iter_mut().zip(u).enumerate() {
+            let old = *sv;
+            let d = target.map_or(A::zero(), |t| t[i]);
+            let new = if self.leaky {
+                let e = eta.map_or(A::zero(), |e| e[i]);
+                old + eps * (rho.prime(old + e) * uv - old) - eps * force * (old - d)
+            } else {
+                old - eps * (old - rho.prime(old) * uv + force * (old - d))
+            };
+            finite &= new.is_finite();
+            let new = if self.leaky { new } else { new.max(lo).min(hi) };
+            *sv = new;
+            max_delta = max_delta.max((new - old).abs());
+        }
+        (max_delta.f64(), finite)
     }
 }
 

@@ -33,7 +33,7 @@ mod scalar;
 #[cfg(test)]
 mod tests;
 
-pub use dynamics::{Dynamics, Relaxation, Relaxer, Stop, cost_gradient_factor, relax};
+pub use dynamics::{Dynamics, Relaxation, Relaxer, Stop, relax};
 pub use energy::Output;
 pub use error::CoreError;
 pub use net::{LayeredNet, States};
