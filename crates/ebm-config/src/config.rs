@@ -156,6 +156,9 @@ pub struct TrainingConfig {
     pub data_order: DataOrder,
     /// Write a checkpoint every this many epochs (0 = only at the end).
     pub checkpoint_every: usize,
+    /// The weight update: the two-point contrastive update, or its local-in-time forms
+    /// accumulated along the nudged trajectory (Eq 3.18, Eq 4.1 of Bengio et al. 2017).
+    pub rule: LearningRule,
 }
 
 impl Default for TrainingConfig {
@@ -170,8 +173,25 @@ impl Default for TrainingConfig {
             persistent_particles: true,
             data_order: DataOrder::Fixed,
             checkpoint_every: 1,
+            rule: LearningRule::Contrastive,
         }
     }
+}
+
+/// The weight update of a minibatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LearningRule {
+    /// `dW = alpha / beta (rho rho^T at the nudged point - at the free point)` (Scellier &
+    /// Bengio, Eq 13 of arXiv:1602.05179).
+    Contrastive,
+    /// At every step of the nudged phase, `dW_ij += alpha / beta (delta rho_i rho_j(t) +
+    /// rho_i(t) delta rho_j)`: the postsynaptic rate of change times the presynaptic rate
+    /// (Eq 3.18 of Bengio et al. 2017), in both directions of the symmetric connection.
+    Temporal,
+    /// As `temporal` with every presynaptic rate `rho_j(t)` replaced by a Bernoulli spike
+    /// `xi_j(t)` of probability `rho_j(t)` (Eq 4.1 of Bengio et al. 2017).
+    Spiking,
 }
 
 /// How the sign of beta is chosen per minibatch.

@@ -335,13 +335,30 @@ impl<A: Scalar> SparseInput<A> {
     /// `w += alpha x^T d` for `d`: `(batch, n)`: only the rows of `w` whose unit is non-zero
     /// somewhere in the minibatch change.
     pub fn acc_outer(&self, alpha: A, d: &Array2<A>, w: &mut Array2<A>) {
+        self.acc_outer_with(alpha, d, w, |v| v);
+    }
+
+    /// `w += alpha f(x)^T d`, with `f` applied to each non-zero entry of `x` once, in a fixed
+    /// order (unit by unit, then example by example), so that a random `f` (e.g. a Bernoulli
+    /// spike of probability `x`) draws reproducibly. Entries where `f` gives 0 are skipped.
+    pub fn acc_outer_with(
+        &self,
+        alpha: A,
+        d: &Array2<A>,
+        w: &mut Array2<A>,
+        mut f: impl FnMut(A) -> A,
+    ) {
         let n = d.ncols();
         let d = d.as_slice().expect("standard layout");
         let w = w.as_slice_mut().expect("standard layout");
         for (j, &unit) in self.units.iter().enumerate() {
             let row = &mut w[unit as usize * n..(unit as usize + 1) * n];
             for &(b, v) in &self.entries[self.starts[j]..self.starts[j + 1]] {
-                let coef = alpha * v;
+                let fv = f(v);
+                if fv == A::zero() {
+                    continue;
+                }
+                let coef = alpha * fv;
                 let src = &d[b as usize * n..(b as usize + 1) * n];
                 for (wv, &dv) in row.iter_mut().zip(src) {
                     *wv += coef * dv;

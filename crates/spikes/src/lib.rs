@@ -43,4 +43,4 @@ pub use pairing::{Pair, Scheme, for_each_pair, pairs, windowed_nearest};
 pub use rates::{Derivative, Generator, Voltages};
 pub use report::{Curve, Example, Figure4, Figure5, MeanSqDs, Report, SchemeAgreement};
 pub use stats::{linear_fit, pearson};
-pub use train::{SpikeModel, SpikeTrain, bernoulli_lanes, sample_train, threshold};
+pub use train::{SpikeModel, SpikeTrain, bernoulli, bernoulli_lanes, sample_train, threshold};

@@ -11,8 +11,8 @@
 //! by both phases; the first layer's update is one product `rho(x)^T (rho(h^beta) - rho(h^0))`;
 //! every buffer is allocated once, in [`Workspace`].
 
-use ebm_config::{BetaSign, UpdateRuleKind, ValidConfig};
-use ebm_core::kernels::par_gemm;
+use ebm_config::{BetaSign, LearningRule, UpdateRuleKind, ValidConfig};
+use ebm_core::kernels::{SparseInput, par_gemm};
 use ebm_core::{Dynamics, LayeredNet, Output, Relaxer, Rho, States, Stop};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Zip, s};
@@ -34,6 +34,8 @@ pub enum Stream {
     Order = 3,
     /// Langevin noise, per (epoch, minibatch).
     Noise = 4,
+    /// Presynaptic spikes of the spiking rule, per (epoch, minibatch).
+    Spikes = 5,
 }
 
 /// A generator for `stream` at `index` (e.g. `epoch << 32 | batch`), derived from `seed`.
@@ -72,6 +74,47 @@ pub struct Workspace {
     rho_pos: Vec<Array2<f32>>,
     rho_neg: Vec<Array2<f32>>,
     target: Array2<f32>,
+    local: LocalRule,
+}
+
+/// Buffers of the local-in-time rules (`temporal`, `spiking`), indexed by layer (index 0, the
+/// input, is empty where unused).
+#[derive(Debug, Clone, Default)]
+struct LocalRule {
+    /// `rho(s_k(t))` before the current step.
+    prev: Vec<Array2<f32>>,
+    /// `rho(s_k(t+1)) - rho(s_k(t))`.
+    delta: Vec<Array2<f32>>,
+    /// Presynaptic spikes `xi_k(t)` (spiking rule).
+    spikes: Vec<Array2<f32>>,
+    /// `sum_t sign * delta_k(t)` over the nudged trajectories of the minibatch.
+    sum_delta: Vec<Array2<f32>>,
+    /// `sum_t sign * (pre_k^T delta_(k+1) + delta_k^T pre_(k+1))` for the weights `W_k`,
+    /// `k >= 1` (index 0 empty: `W_0`'s update is done from `sum_delta[1]` or per spike).
+    dw: Vec<Array2<f32>>,
+    /// `rho(x)` in sparse form (spiking rule: one Bernoulli draw per non-zero input rate).
+    input: SparseInput<f32>,
+}
+
+impl LocalRule {
+    fn new(net: &LayeredNet<f32>, batch: usize) -> Self {
+        let sizes = net.sizes();
+        let states = || {
+            let mut v = vec![Array2::zeros((0, 0))];
+            v.extend(sizes[1..].iter().map(|&n| Array2::zeros((batch, n))));
+            v
+        };
+        let mut dw = vec![Array2::zeros((0, 0))];
+        dw.extend(net.weights[1..].iter().map(|w| Array2::zeros(w.dim())));
+        Self {
+            prev: states(),
+            delta: states(),
+            spikes: states(),
+            sum_delta: states(),
+            dw,
+            input: SparseInput::default(),
+        }
+    }
 }
 
 impl Workspace {
@@ -90,6 +133,7 @@ impl Workspace {
             nudged_neg: free.clone(),
             free,
             target: Array2::zeros((batch, *net.sizes().last().expect("two layers"))),
+            local: LocalRule::new(net, batch),
         }
     }
 }
@@ -236,6 +280,10 @@ pub fn train_batch(
             }
         }
     };
+    if t.rule != LearningRule::Contrastive {
+        local_update(config, net, ws, signed_beta, index)?;
+        return Ok(stats);
+    }
     for k in 1..=depth {
         ws.nudged.layers[k].assign(&ws.free.layers[k]);
     }
@@ -289,4 +337,127 @@ pub fn train_batch(
         }
     }
     Ok(stats)
+}
+
+/// The local-in-time rules (`training.rule = "temporal" | "spiking"`): the nudged phase is run
+/// step by step from the free fixed point, and at every step `t`
+///
+/// `dW_ij += c (delta rho_i(t) pre_j(t) + pre_i(t) delta rho_j(t))`, `delta rho(t) = rho(s(t+1)) - rho(s(t))`,
+///
+/// with the presynaptic factor `pre = rho(s(t))` (temporal: the postsynaptic rate of change
+/// times the presynaptic rate, Eq 3.18 of Bengio et al. 2017, in both directions of the
+/// symmetric connection) or `pre = xi(t) ~ Bernoulli(rho(s(t)))` (spiking, Eq 4.1), and
+/// `c = alpha_k / (beta batch)`. Under the projected rule with the hard sigmoid the states stay
+/// in `[beta1, beta2]`, where `delta rho_i = delta s_i`: the issue's `(s_i(t+1) - s_i(t))`.
+///
+/// Summed over the trajectory, the temporal rule is the contrastive update less the
+/// second-order terms: `sum_t (delta rho_i pre_j + pre_i delta rho_j) = rho_i rho_j |_0^K -
+/// sum_t delta rho_i delta rho_j`. Biases see a constant presynaptic rate of 1. The input is
+/// clamped (`delta x = 0`), so `W_0` gets only `pre(x)^T delta rho_1`: for the temporal rule
+/// `rho(x)` is constant and the per-step sum is one product `rho(x)^T sum_t delta rho_1(t)`,
+/// the same sum regrouped; for the spiking rule each input spike adds `c delta rho_1(t)` to its
+/// row of `W_0` at the step it fires (`W_0` does not enter the phase's dynamics: the input
+/// drive was computed once, before the free phase). Centred nudging runs a `+beta` and a
+/// `-beta` trajectory, with signs `+1` and `-1`, and divides by `2 beta`.
+fn local_update(
+    config: &ValidConfig,
+    net: &mut LayeredNet<f32>,
+    ws: &mut Workspace,
+    signed_beta: f32,
+    index: u64,
+) -> Result<(), ebm_core::CoreError> {
+    let t = &config.training;
+    let depth = net.depth();
+    let batch = ws.free.batch();
+    let spiking = t.rule == LearningRule::Spiking;
+    let beta = t.beta as f32;
+    let (trajectories, denominator): (&[f32], f32) = match t.beta_sign {
+        BetaSign::Centred => (&[1.0, -1.0], 2.0 * beta),
+        _ => (&[1.0], signed_beta),
+    };
+    let coef = |k: usize| (t.alphas[k] as f32) / (denominator * batch as f32);
+    let mut rng = stream_rng(config.seed, Stream::Spikes, index);
+    let local = &mut ws.local;
+    for k in 1..=depth {
+        local.sum_delta[k].fill(0.0);
+    }
+    for dw in &mut local.dw[1..] {
+        dw.fill(0.0);
+    }
+    if spiking {
+        local.input.fill(&ws.relaxer.rho_input().view());
+    }
+    let dyn_ = dynamics(config);
+    let rho = net.rho;
+    for &sign in trajectories {
+        let out = Output::Nudged {
+            beta: sign * beta.copysign(signed_beta),
+            target: ws.target.view(),
+            cost: t.cost,
+        };
+        let states = &mut ws.nudged;
+        for k in 1..=depth {
+            states.layers[k].assign(&ws.free.layers[k]);
+            Zip::from(&mut local.prev[k]).and(&states.layers[k]).for_each(|p, &v| *p = rho.eval(v));
+        }
+        for _ in 0..config.dynamics.nudged_steps {
+            let moved = ws.relaxer.step(net, states, &out, &dyn_)?;
+            for k in 1..=depth {
+                Zip::from(&mut local.delta[k])
+                    .and(&states.layers[k])
+                    .and(&local.prev[k])
+                    .for_each(|d, &v, &p| *d = rho.eval(v) - p);
+                local.sum_delta[k].scaled_add(sign, &local.delta[k]);
+            }
+            if spiking {
+                for k in 1..=depth {
+                    Zip::from(&mut local.spikes[k]).and(&local.prev[k]).for_each(|x, &p| {
+                        *x = if spikes::bernoulli(f64::from(p), &mut rng) { 1.0 } else { 0.0 }
+                    });
+                }
+                // Each input spike adds c delta rho_1(b, :) to its row of W_0.
+                let spike =
+                    |v: f32| if spikes::bernoulli(f64::from(v), &mut rng) { 1.0 } else { 0.0 };
+                local.input.acc_outer_with(
+                    sign * coef(0),
+                    &local.delta[1],
+                    &mut net.weights[0],
+                    spike,
+                );
+            }
+            let pre = if spiking { &local.spikes } else { &local.prev };
+            for k in 1..depth {
+                let dw = &mut local.dw[k];
+                general_mat_mul(sign, &pre[k].t(), &local.delta[k + 1], 1.0, dw);
+                general_mat_mul(sign, &local.delta[k].t(), &pre[k + 1], 1.0, dw);
+            }
+            for k in 1..=depth {
+                local.prev[k] += &local.delta[k];
+            }
+            if config.dynamics.tolerance > 0.0 && moved < config.dynamics.tolerance {
+                break;
+            }
+        }
+    }
+    for k in 1..depth {
+        net.weights[k].scaled_add(coef(k), &local.dw[k]);
+    }
+    for k in 0..depth {
+        let c = coef(k);
+        for row in local.sum_delta[k + 1].rows() {
+            net.biases[k].scaled_add(c, &row);
+        }
+    }
+    if !spiking {
+        let c = coef(0);
+        let diff = &local.sum_delta[1];
+        match ws.relaxer.sparse_input() {
+            Some(sparse) => sparse.acc_outer(c, diff, &mut net.weights[0]),
+            None => {
+                let rho_x = ws.relaxer.rho_input();
+                par_gemm(c, &rho_x.t(), &diff.view(), 1.0, &mut net.weights[0].view_mut());
+            }
+        }
+    }
+    Ok(())
 }

@@ -22,4 +22,6 @@ pub use error::TrainError;
 pub use run::{EpochMetrics, Observer, Outcome, TrainState, train};
 
 #[cfg(test)]
+mod rule_tests;
+#[cfg(test)]
 mod tests;
