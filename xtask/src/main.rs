@@ -16,6 +16,7 @@ mod ci;
 mod mini_mnist;
 mod regress;
 mod reproduce;
+mod rules;
 mod stdp;
 mod util;
 
@@ -55,7 +56,7 @@ cargo xtask <command>
 
   ci [--no-regression]    fmt --check, clippy -D warnings, tests, regression experiments
   reproduce NAME          a reproduction run into results/NAME/ with report.md
-                          (propagate, ep-1h, ep-1h-code, stdp, ...)
+                          (propagate, ep-1h, ep-1h-code, stdp, rules, ...)
   bench [NAME] [ARGS]     timed whole experiments (stdp, ep-1h)
   make-mini-mnist --from DIR [--out DIR]
                           the embedded class-balanced MNIST subset, from the four files in DIR

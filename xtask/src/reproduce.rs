@@ -16,6 +16,10 @@ pub const NAMES: &[(&str, &str)] = &[
     ("ep-1h", "equilibrium propagation, 784-500-10, 25 epochs on MNIST (Scellier & Bengio)"),
     ("ep-1h-code", "as ep-1h with the reference code's cost and beta 0.5"),
     ("stdp", "STDP from the rate rule, Figures 3-5 and a sensitivity study (section 4.2)"),
+    (
+        "rules",
+        "ep-1h with the contrastive, temporal (Eq 3.18) and spiking (Eq 4.1) rules, 25 epochs",
+    ),
 ];
 
 /// Run the reproduction named in `args[0]`.
@@ -28,6 +32,7 @@ pub fn run_reproduce(args: &[String]) -> Result<()> {
         "propagate" => propagate(&out),
         "ep-1h" | "ep-1h-code" => ep(name, &out),
         "stdp" => crate::stdp::reproduce(&out),
+        "rules" => crate::rules::reproduce(&out, &args[1..]),
         other => bail!("unknown reproduction `{other}` (one of: {})", names()),
     }
 }

@@ -66,6 +66,20 @@ pub enum Command {
     /// Early inference is backprop: measure how a nudge of the outputs propagates into the
     /// hidden layers against explicit backpropagation (Bengio et al. 2017, section 3).
     Propagate,
+    /// Learning curves of several `ebm train` results directories on one plot (test error
+    /// against epoch) -> compare.csv, summary.json, test_error.svg (default results/compare).
+    Compare(CompareArgs),
+}
+
+/// `ebm compare`
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Results directories of `ebm train` runs (each with summary.json and metrics.csv).
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// Legend label of each run, in order (repeatable; default: the directory's name).
+    #[arg(long = "label", value_name = "TEXT")]
+    pub labels: Vec<String>,
 }
 
 /// `ebm data ...`

@@ -1,5 +1,6 @@
 //! One module per command; each maps its arguments to library calls.
 
+mod compare;
 mod config;
 mod data;
 mod propagate;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Propagate => propagate::run(&cli.global),
         Command::Train(args) => train::run(args, &cli.global),
         Command::Eval(args) => train::eval(args, &cli.global),
+        Command::Compare(args) => compare::run(args, &cli.global),
     }
 }
 
