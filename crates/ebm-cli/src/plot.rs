@@ -86,8 +86,18 @@ pub fn svg(path: &Path, chart: &Chart<'_>, series: &[Series]) -> Result<()> {
             [p.1 - e, p.1 + e]
         })
     });
-    let (x0, x1) = range(xs, chart.log_x);
-    let (y0, y1) = range(ys, chart.log_y);
+    // A log axis spanning less than a decade gets no tick labels (plotters labels powers of
+    // ten): draw such an axis linearly.
+    let (mut x0, mut x1) = range(xs.clone(), chart.log_x);
+    let (mut y0, mut y1) = range(ys.clone(), chart.log_y);
+    let log_x = chart.log_x && x1 / x0 >= 10.0;
+    let log_y = chart.log_y && y1 / y0 >= 10.0;
+    if chart.log_x && !log_x {
+        (x0, x1) = range(xs, false);
+    }
+    if chart.log_y && !log_y {
+        (y0, y1) = range(ys, false);
+    }
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, (800, 560)).into_drawing_area();
@@ -130,7 +140,7 @@ pub fn svg(path: &Path, chart: &Chart<'_>, series: &[Series]) -> Result<()> {
                     .draw()?;
             }};
         }
-        match (chart.log_x, chart.log_y) {
+        match (log_x, log_y) {
             (false, false) => draw!(builder.build_cartesian_2d(x0..x1, y0..y1)?),
             (true, false) => draw!(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1)?),
             (false, true) => draw!(builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale())?),
