@@ -32,7 +32,8 @@ pub fn run_reproduce(args: &[String]) -> Result<()> {
         "propagate" => propagate(&out),
         "ep-1h" | "ep-1h-code" => ep(name, &out),
         "stdp" => crate::stdp::reproduce(&out),
-        "rules" => crate::rules::reproduce(&out, &args[1..]),
+        "rules" => crate::rules::reproduce("ep-1h", &out, &args[1..]),
+        "rules-code" => crate::rules::reproduce("ep-1h-code", &out, &args[1..]),
         other => bail!("unknown reproduction `{other}` (one of: {})", names()),
     }
 }

@@ -1,4 +1,5 @@
-//! `cargo xtask reproduce rules`: the `ep-1h` network trained on the full MNIST with the three
+//! `cargo xtask reproduce rules` (`rules-code`): the `ep-1h` (`ep-1h-code`) network trained on
+//! the full MNIST with the three
 //! learning rules (`training.rule = contrastive | temporal | spiking`), their learning curves on
 //! one plot (`ebm compare`), and `report.md` checking the issue's claims: the temporal rule
 //! within 0.3 points of the contrastive update, the spiking rule at <= 3.5% test error.
@@ -16,12 +17,12 @@ pub const RULES: [&str; 3] = ["contrastive", "temporal", "spiking"];
 
 /// Train with each rule into `out/<rule>/`, compare, and write `out/report.md`. `extra` are
 /// further `--set` overrides for every run (e.g. `training.epochs=2` for a quick look).
-pub fn reproduce(out: &Path, extra: &[String]) -> Result<()> {
+pub fn reproduce(preset: &str, out: &Path, extra: &[String]) -> Result<()> {
     let data =
         mnist_dir().context("this reproduction needs the full MNIST in ../shared/data/mnist")?;
     for rule in RULES {
         let mut cmd = ebm()?;
-        cmd.args(["train", "--preset", "ep-1h", "--force", "-q", "--data"])
+        cmd.args(["train", "--preset", preset, "--force", "-q", "--data"])
             .arg(&data)
             .arg("--out")
             .arg(out.join(rule))
@@ -30,7 +31,7 @@ pub fn reproduce(out: &Path, extra: &[String]) -> Result<()> {
         for e in extra {
             cmd.arg("--set").arg(e);
         }
-        run(cmd, &format!("ebm train ep-1h, rule {rule}"))?;
+        run(cmd, &format!("ebm train {preset}, rule {rule}"))?;
     }
     let mut cmd = ebm()?;
     cmd.args(["compare", "--force", "-q", "--out"]).arg(out);
@@ -47,11 +48,12 @@ pub fn reproduce(out: &Path, extra: &[String]) -> Result<()> {
     let seconds =
         |s: &serde_json::Value| median(s["epoch_seconds"].as_array().map_or(&[], |v| v.as_slice()));
     let base = &summaries[0];
-    let mut report = String::from(
+    let mut report = format!(
         "# Learning MNIST with the STDP-compatible rule (Bengio et al. 2017, Eq 3.18 and 4.1)\n\n\
-         `ep-1h` (784-500-10, T 20, K 4, beta 1, alphas 0.1 0.05), full MNIST, seed 1.\n\n\
+         Preset `{preset}` (784-500-10), full MNIST, seed {}, overrides {extra:?}.\n\n\
          | rule | epochs | train error (running) | test error, zero start | test error, persistent | median s/epoch | time vs contrastive |\n\
          |---|---|---|---|---|---|---|\n",
+        base["seed"]
     );
     for (rule, s) in RULES.iter().zip(&summaries) {
         writeln!(
