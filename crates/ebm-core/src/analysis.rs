@@ -146,7 +146,7 @@ fn one_depth(
     // Fixed point s_hat of the sweep's rule, noise-free, eps 0.5 (the fixed point does not
     // depend on eps), until max |delta s| < tolerance / 2.
     let mut fixed = States::with_input(&net, x.view())?;
-    let relax_dyn = Dynamics { rule: s.rule, epsilon: 0.5, noise_std: 0.0 };
+    let relax_dyn = Dynamics { rule: s.rule, ..Dynamics::projected(0.5) };
     let mut relaxer = Relaxer::new(&net, s.batch_size, 0);
     relaxer.set_input(&net, x.view())?;
     let stop = Stop { max_steps: s.max_steps, tolerance: 0.5 * s.tolerance, trace_energy: false };
@@ -166,7 +166,7 @@ fn one_depth(
 
     let backprop = Backprop::at(&net, &fixed, &target);
     let depth = net.depth();
-    let dynamics = Dynamics { rule: s.rule, epsilon: 0.0, noise_std: 0.0 };
+    let dynamics = Dynamics { rule: s.rule, ..Dynamics::projected(0.0) };
     let output = Output::Nudged { beta: 1.0, target: target.view(), cost: CostKind::HalfSquared };
     let mut rows = Vec::new();
     for &eps in &s.epsilons {

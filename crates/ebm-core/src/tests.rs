@@ -1,6 +1,6 @@
 //! Tests of the model against finite differences, closed forms and the paper's claims.
 
-use ebm_config::{CostKind, UpdateRuleKind};
+use ebm_config::{CostKind, Schedule, UpdateRuleKind};
 use ndarray::{Array2, array};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -107,7 +107,7 @@ fn relaxation_reaches_the_tolerance() {
             LayeredNet::<f64>::scaled_uniform(&[6, 8, 8, 3], Rho::hard(-0.5), 0.1, &mut r).unwrap();
         let x = Array2::from_shape_fn((4, 6), |_| r.random_range(-0.5..0.5));
         let mut states = States::with_input(&net, x.view()).unwrap();
-        let dynamics = Dynamics { rule, epsilon: 0.5, noise_std: 0.0 };
+        let dynamics = Dynamics { rule, ..Dynamics::projected(0.5) };
         let stop = Stop { max_steps: 10_000, tolerance: 1e-12, trace_energy: false };
         let out = Output::Free;
         let res = relax(&net, &mut states, &out, &dynamics, &stop, 0).unwrap();
@@ -136,43 +136,51 @@ fn saturated_unit_decays_geometrically() {
     }
 }
 
+/// Relax a random net (depth 1-3, random sizes, biases, states in [0, 1]) for 60 steps of the
+/// projected rule and check that `F` never increases.
+fn assert_descent(seed: u64, schedule: Schedule, eps: f64, beta: f64, scale: f64) {
+    let mut r = rng(seed);
+    let depth = 1 + (seed as usize % 3);
+    let mut sizes = vec![r.random_range(2..20)];
+    sizes.extend((0..depth).map(|_| r.random_range(2..30)));
+    sizes.push(r.random_range(1..10));
+    let (net, x, target) = random_net(&sizes, scale, 3, seed + 1000);
+    let mut states = States::with_input(&net, x.view()).unwrap();
+    for l in &mut states.layers[1..] {
+        l.mapv_inplace(|_| r.random_range(0.0..1.0));
+    }
+    let out = Output::Nudged { beta, target: target.view(), cost: CostKind::HalfSquared };
+    let dynamics = Dynamics::projected(eps).with_schedule(schedule);
+    let mut relaxer = Relaxer::new(&net, 3, 0);
+    relaxer.set_input(&net, x.view()).unwrap();
+    let mut f = energy::total_energy(&net, &states, &out);
+    for step in 0..60 {
+        relaxer.step(&net, &mut states, &out, &dynamics).unwrap();
+        let f_new = energy::total_energy(&net, &states, &out);
+        for (b, (&old, &new)) in f.iter().zip(&f_new).enumerate() {
+            assert!(new <= old + 1e-12, "seed {seed} step {step} example {b}: F {old} -> {new}");
+        }
+        f = f_new;
+    }
+}
+
 #[test]
 fn projected_rule_never_increases_the_energy() {
     for seed in 0..40 {
-        let mut r = rng(100 + seed);
-        let depth = 1 + (seed as usize % 3);
-        let mut sizes = vec![r.random_range(2..20)];
-        sizes.extend((0..depth).map(|_| r.random_range(2..30)));
-        sizes.push(r.random_range(1..10));
-        let mut net = LayeredNet::<f64>::glorot_uniform(&sizes, Rho::default(), &mut r).unwrap();
-        for b in &mut net.biases {
-            b.mapv_inplace(|_| r.random_range(-1.0..1.0));
-        }
-        let x = Array2::from_shape_fn((3, sizes[0]), |_| r.random_range(0.0..1.0));
-        let target =
-            Array2::from_shape_fn((3, *sizes.last().unwrap()), |_| r.random_range(0.0..1.0));
-        let mut states = States::with_input(&net, x.view()).unwrap();
-        for l in &mut states.layers[1..] {
-            l.mapv_inplace(|_| r.random_range(0.0..1.0));
-        }
         let eps = [0.5, 0.2, 0.05][seed as usize % 3];
         let beta = [0.0, 0.5, 1.0][(seed as usize / 3) % 3];
-        let out = Output::Nudged { beta, target: target.view(), cost: CostKind::HalfSquared };
-        let dynamics = Dynamics::projected(eps);
-        let mut relaxer = Relaxer::new(&net, 3, 0);
-        relaxer.set_input(&net, x.view()).unwrap();
-        let mut f = energy::total_energy(&net, &states, &out);
-        for step in 0..60 {
-            relaxer.step(&net, &mut states, &out, &dynamics).unwrap();
-            let f_new = energy::total_energy(&net, &states, &out);
-            for (b, (&old, &new)) in f.iter().zip(&f_new).enumerate() {
-                assert!(
-                    new <= old + 1e-12,
-                    "seed {seed} step {step} example {b}: F {old} -> {new}"
-                );
-            }
-            f = f_new;
-        }
+        assert_descent(100 + seed, Schedule::Synchronous, eps, beta, 1.0);
+    }
+}
+
+#[test]
+fn alternating_schedule_never_increases_the_energy() {
+    // Each half-step is a projected step on a separable quadratic per unit: a descent step for
+    // eps <= 1 (eps (1 + beta) <= 2 on the nudged output), whatever the weights.
+    for seed in 0..30 {
+        let eps = [1.0, 0.5, 0.2][seed as usize % 3];
+        let beta = [0.0, 0.5, 1.0][(seed as usize / 3) % 3];
+        assert_descent(300 + seed, Schedule::Alternating, eps, beta, 1.0 + seed as f64 / 10.0);
     }
 }
 
@@ -305,5 +313,131 @@ fn relaxer_energy_matches_the_reference_energy() {
     let slow = energy::energy(&net, &states);
     for (a, b) in fast.iter().zip(&slow) {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+}
+
+/// A random f64 net with random biases, inputs in [0, 1] and targets.
+fn random_net(
+    sizes: &[usize],
+    scale: f64,
+    batch: usize,
+    seed: u64,
+) -> (LayeredNet<f64>, Array2<f64>, Array2<f64>) {
+    let mut r = rng(seed);
+    let mut net = LayeredNet::<f64>::scaled_uniform(sizes, Rho::default(), scale, &mut r).unwrap();
+    for b in &mut net.biases {
+        b.mapv_inplace(|_| r.random_range(-0.5..0.5));
+    }
+    let x = Array2::from_shape_fn((batch, sizes[0]), |_| r.random_range(0.0..1.0));
+    let d = Array2::from_shape_fn((batch, *sizes.last().unwrap()), |_| r.random_range(0.0..1.0));
+    (net, x, d)
+}
+
+#[test]
+fn alternating_step_moves_even_layers_then_odd_from_the_new_even_states() {
+    let (net, x, d) = random_net(&[4, 6, 5, 4, 3], 1.0, 2, 7);
+    let mut r = rng(8);
+    let mut states = States::with_input(&net, x.view()).unwrap();
+    for l in &mut states.layers[1..] {
+        l.mapv_inplace(|_| r.random_range(0.0..1.0));
+    }
+    let out = Output::Nudged { beta: 0.5, target: d.view(), cost: CostKind::HalfSquared };
+    // eps = 1: each moved layer lands on clip(net input [- nudge]) exactly.
+    let dynamics = Dynamics::projected(1.0).with_schedule(Schedule::Alternating);
+    let mut expected = states.clone();
+    for k in [2, 4, 1, 3] {
+        let mut u = energy::net_input(&net, &expected, k);
+        if k == 4 {
+            u = u - (&expected.layers[4] - &d) * 0.5;
+        }
+        expected.layers[k] = u.mapv(|v| v.clamp(0.0, 1.0));
+    }
+    let mut relaxer = Relaxer::new(&net, 2, 0);
+    relaxer.set_input(&net, x.view()).unwrap();
+    relaxer.step(&net, &mut states, &out, &dynamics).unwrap();
+    for k in 1..=4 {
+        let err =
+            (&states.layers[k] - &expected.layers[k]).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+        assert!(err < 1e-12, "layer {k}: {err}");
+    }
+}
+
+#[test]
+fn both_schedules_reach_the_same_fixed_point() {
+    for (rule, scale) in
+        [(UpdateRuleKind::ProjectedGradient, 0.4), (UpdateRuleKind::LeakyIntegrator, 0.1)]
+    {
+        // Contracting examples (the coupling's norm below 1, so the fixed point is unique).
+        // Leaky integrator: small weights keep every input inside the kinks (a fixed point
+        // exists); projected rule: some units saturate at the bounds.
+        let (mut net, mut x, d) = random_net(&[6, 8, 8, 8, 3], scale, 4, 9);
+        if rule == UpdateRuleKind::LeakyIntegrator {
+            net.rho = Rho::hard(-0.5);
+            net.biases.iter_mut().for_each(|b| b.fill(0.0));
+            x -= 0.5;
+        }
+        let out = Output::Nudged { beta: 0.5, target: d.view(), cost: CostKind::HalfSquared };
+        let mut fixed = Vec::new();
+        for schedule in [Schedule::Synchronous, Schedule::Alternating] {
+            let dynamics = Dynamics { rule, ..Dynamics::projected(0.5) }.with_schedule(schedule);
+            let mut states = States::with_input(&net, x.view()).unwrap();
+            let mut relaxer = Relaxer::new(&net, 4, 0);
+            relaxer.set_input(&net, x.view()).unwrap();
+            let res = relaxer
+                .relax_to_residual(&net, &mut states, &out, &dynamics, 1e-13, 10_000)
+                .unwrap();
+            assert!(res.converged, "{rule:?} {schedule:?}: {res:?}");
+            assert!(dynamics.residual(&net, &states, &out) <= 1e-13);
+            fixed.push(states);
+        }
+        if rule == UpdateRuleKind::ProjectedGradient {
+            let at_bound = fixed[0].layers[1..].iter().flatten().filter(|&&v| v == 0.0 || v == 1.0);
+            assert!(at_bound.count() > 0, "the example should saturate some units");
+        }
+        for k in 1..fixed[0].layers.len() {
+            let diff = (&fixed[0].layers[k] - &fixed[1].layers[k]).mapv(f64::abs);
+            assert!(diff.fold(0.0f64, |m, &v| m.max(v)) < 1e-11, "{rule:?} layer {k}");
+        }
+    }
+}
+
+#[test]
+fn relaxer_residual_matches_the_reference_and_counts_steps_exactly() {
+    let (net, x, d) = random_net(&[5, 7, 6, 3], 1.5, 3, 11);
+    let mut r = rng(12);
+    let mut states = States::with_input(&net, x.view()).unwrap();
+    for l in &mut states.layers[1..] {
+        l.mapv_inplace(|_| r.random_range(-0.2..1.2));
+    }
+    let mut relaxer = Relaxer::new(&net, 3, 0);
+    relaxer.set_input(&net, x.view()).unwrap();
+    let outputs = [
+        Output::Free,
+        Output::Nudged { beta: 0.7, target: d.view(), cost: CostKind::Squared },
+        Output::Clamped { target: d.view() },
+    ];
+    for rule in [UpdateRuleKind::ProjectedGradient, UpdateRuleKind::LeakyIntegrator] {
+        let dynamics = Dynamics { rule, ..Dynamics::projected(0.5) };
+        for out in &outputs {
+            let fast = relaxer.residual(&net, &states, out, &dynamics).unwrap();
+            let reference = dynamics.residual(&net, &states, out);
+            assert!((fast - reference).abs() < 1e-12 * (1.0 + reference), "{fast} {reference}");
+        }
+    }
+    // relax_to_residual stops at the first step whose state has residual <= tol.
+    let out = Output::Free;
+    for schedule in [Schedule::Synchronous, Schedule::Alternating] {
+        let dynamics = Dynamics::projected(0.5).with_schedule(schedule);
+        let mut a = states.clone();
+        let res = relaxer.relax_to_residual(&net, &mut a, &out, &dynamics, 1e-6, 5000).unwrap();
+        assert!(res.converged && res.steps > 1, "{res:?}");
+        let mut b = states.clone();
+        for _ in 0..res.steps - 1 {
+            relaxer.step(&net, &mut b, &out, &dynamics).unwrap();
+        }
+        assert!(dynamics.residual(&net, &b, &out) > 1e-6);
+        relaxer.step(&net, &mut b, &out, &dynamics).unwrap();
+        assert_eq!(a, b);
+        assert!(dynamics.residual(&net, &b, &out) <= 1e-6);
     }
 }
