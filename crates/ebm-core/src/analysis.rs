@@ -263,9 +263,22 @@ impl Backprop {
 
 /// Cosine similarity and norm ratio `|a| / |b|` of two arrays taken as flat vectors.
 pub fn compare(a: &Array2<f64>, b: &Array2<f64>) -> (f64, f64) {
-    let dot: f64 = a.iter().zip(b.iter()).map(|(x, y)| x * y).sum();
-    let na = a.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let nb = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+    compare_iter(a.iter().copied(), b.iter().copied())
+}
+
+/// Cosine similarity and norm ratio `|a| / |b|` of two vectors.
+pub fn compare_flat(a: &[f64], b: &[f64]) -> (f64, f64) {
+    compare_iter(a.iter().copied(), b.iter().copied())
+}
+
+fn compare_iter(a: impl Iterator<Item = f64>, b: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut dot, mut na, mut nb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    let (na, nb) = (f64::sqrt(na), f64::sqrt(nb));
     let cosine = if na > 0.0 && nb > 0.0 { dot / (na * nb) } else { 0.0 };
     let ratio = if nb > 0.0 { na / nb } else { f64::INFINITY };
     (cosine, ratio)

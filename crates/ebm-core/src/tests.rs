@@ -441,3 +441,121 @@ fn relaxer_residual_matches_the_reference_and_counts_steps_exactly() {
         assert!(dynamics.residual(&net, &b, &out) <= 1e-6);
     }
 }
+
+/// [`random_net`] with smaller weights and biases shifted up, so that most units are inside
+/// the box.
+fn mid_range_net(
+    sizes: &[usize],
+    batch: usize,
+    seed: u64,
+) -> (LayeredNet<f64>, Array2<f64>, Array2<f64>) {
+    let (mut net, x, d) = random_net(sizes, 0.6, batch, seed);
+    net.biases.iter_mut().for_each(|b| *b += 0.3);
+    (net, x, d)
+}
+
+/// A tight free fixed point (alternating schedule, residual <= 1e-14; eps 1 is exact
+/// block-coordinate descent for the hard sigmoid, the sigmoid needs a smaller step).
+fn tight_fixed_point(net: &LayeredNet<f64>, start: &States<f64>) -> States<f64> {
+    let mut states = start.clone();
+    let mut relaxer = Relaxer::new(net, states.batch(), 0);
+    relaxer.set_input(net, states.layers[0].view()).unwrap();
+    let eps = if matches!(net.rho, Rho::HardSigmoid { .. }) { 1.0 } else { 0.5 };
+    let dynamics = Dynamics::projected(eps).with_schedule(Schedule::Alternating);
+    let res = relaxer
+        .relax_to_residual(net, &mut states, &Output::Free, &dynamics, 1e-14, 100_000)
+        .unwrap();
+    assert!(res.converged, "{res:?}");
+    states
+}
+
+fn mean_cost(net: &LayeredNet<f64>, start: &States<f64>, d: &Array2<f64>, kind: CostKind) -> f64 {
+    let fixed = tight_fixed_point(net, start);
+    energy::cost(fixed.output(), d.view(), kind).mean().unwrap()
+}
+
+#[test]
+fn true_gradient_matches_finite_differences_of_the_fixed_point_loss() {
+    for (seed, rho, kind) in [
+        (21, Rho::default(), CostKind::HalfSquared),
+        (22, Rho::default(), CostKind::Squared),
+        (23, Rho::Sigmoid { centre: 0.5 }, CostKind::HalfSquared),
+    ] {
+        let (mut net, x, d) = mid_range_net(&[5, 4, 3, 2], 3, seed);
+        net.rho = rho;
+        let fixed = tight_fixed_point(&net, &States::with_input(&net, x.view()).unwrap());
+        let truth = gradient::true_gradient(&net, &fixed, d.view(), kind, 1e-13, 1000).unwrap();
+        if rho == Rho::default() {
+            // Some units sit at a bound, so the restriction to the free units is exercised.
+            let f = truth.interior_fraction;
+            assert!(f < 1.0 && f > 0.3, "seed {seed}: interior fraction {f}");
+        }
+        let h = 1e-6;
+        let fd = |perturb: &dyn Fn(&mut LayeredNet<f64>, f64)| {
+            let (mut plus, mut minus) = (net.clone(), net.clone());
+            perturb(&mut plus, h);
+            perturb(&mut minus, -h);
+            (mean_cost(&plus, &fixed, &d, kind) - mean_cost(&minus, &fixed, &d, kind)) / (2.0 * h)
+        };
+        for k in 0..net.depth() {
+            for ((i, j), &g) in truth.grad.weights[k].indexed_iter() {
+                let num = fd(&|n, e| n.weights[k][(i, j)] += e);
+                assert!((num - g).abs() < 1e-7 + 1e-5 * g.abs(), "W{k}[{i},{j}]: {num} vs {g}");
+            }
+            for (j, &g) in truth.grad.biases[k].indexed_iter() {
+                let num = fd(&|n, e| n.biases[k][j] += e);
+                assert!((num - g).abs() < 1e-7 + 1e-5 * g.abs(), "b{k}[{j}]: {num} vs {g}");
+            }
+        }
+    }
+}
+
+#[test]
+fn true_gradient_of_a_single_layer_is_the_delta_rule() {
+    // No hidden layer: y* = clip(rho(x) W + b), so dL/dW = rho(x)^T ((y* - d) 1[0 < y* < 1]) / n.
+    let (net, x, d) = random_net(&[6, 4], 1.5, 5, 31);
+    let fixed = tight_fixed_point(&net, &States::with_input(&net, x.view()).unwrap());
+    let y = fixed.output();
+    let delta = Array2::from_shape_fn(y.dim(), |(b, j)| {
+        let v = y[(b, j)];
+        if v > 0.0 && v < 1.0 { (v - d[(b, j)]) / 5.0 } else { 0.0 }
+    });
+    let expected = x.mapv(|v| v.clamp(0.0, 1.0)).t().dot(&delta);
+    let truth =
+        gradient::true_gradient(&net, &fixed, d.view(), CostKind::HalfSquared, 1e-14, 10).unwrap();
+    assert!(delta.iter().any(|&v| v == 0.0), "some outputs should saturate");
+    let err = (&truth.grad.weights[0] - &expected).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+    assert!(err < 1e-12, "{err}");
+    assert!(truth.iterations <= 1);
+}
+
+#[test]
+fn centred_ep_with_small_beta_matches_the_true_gradient() {
+    let (net, x, d) = mid_range_net(&[6, 5, 4, 3], 4, 41);
+    let fixed = tight_fixed_point(&net, &States::with_input(&net, x.view()).unwrap());
+    let truth = gradient::true_gradient(&net, &fixed, d.view(), CostKind::HalfSquared, 1e-13, 1000)
+        .unwrap();
+    let nudged = |beta: f64| {
+        let mut s = fixed.clone();
+        let out = Output::Nudged { beta, target: d.view(), cost: CostKind::HalfSquared };
+        let dynamics = Dynamics::projected(0.5).with_schedule(Schedule::Alternating);
+        let mut relaxer = Relaxer::new(&net, 4, 0);
+        relaxer.set_input(&net, x.view()).unwrap();
+        assert!(
+            relaxer
+                .relax_to_residual(&net, &mut s, &out, &dynamics, 1e-14, 100_000)
+                .unwrap()
+                .converged
+        );
+        s
+    };
+    let beta = 1e-4;
+    let centred = gradient::ep_estimate(&net, &nudged(beta), &nudged(-beta), 2.0 * beta);
+    let one_sided = gradient::ep_estimate(&net, &nudged(beta), &fixed, beta);
+    for k in 0..net.depth() {
+        let (c, r) = analysis::compare_flat(&centred.layer(k), &truth.grad.layer(k));
+        assert!(c > 1.0 - 1e-8 && (r - 1.0).abs() < 1e-4, "centred layer {k}: {c} {r}");
+        let (c, r) = analysis::compare_flat(&one_sided.layer(k), &truth.grad.layer(k));
+        assert!(c > 0.999 && (r - 1.0).abs() < 1e-2, "one-sided layer {k}: {c} {r}");
+    }
+}
