@@ -16,6 +16,8 @@ pub const NAMES: &[(&str, &str)] = &[
     ("ep-1h", "equilibrium propagation, 784-500-10, 25 epochs on MNIST (Scellier & Bengio)"),
     ("ep-1h-code", "as ep-1h with the reference code's cost and beta 0.5"),
     ("stdp", "STDP from the rate rule, Figures 3-5 and a sensitivity study (section 4.2)"),
+    ("gradcheck", "the EP update against the true gradient, per layer, as beta varies"),
+    ("relax-steps", "steps to residual 1e-4 on ep-3h sizes, synchronous against alternating"),
 ];
 
 /// Run the reproduction named in `args[0]`.
@@ -28,6 +30,8 @@ pub fn run_reproduce(args: &[String]) -> Result<()> {
         "propagate" => propagate(&out),
         "ep-1h" | "ep-1h-code" => ep(name, &out),
         "stdp" => crate::stdp::reproduce(&out),
+        "gradcheck" => crate::gradcheck::reproduce(&out),
+        "relax-steps" => crate::gradcheck::reproduce_relax_steps(&out),
         other => bail!("unknown reproduction `{other}` (one of: {})", names()),
     }
 }

@@ -66,6 +66,35 @@ pub enum Command {
     /// Early inference is backprop: measure how a nudge of the outputs propagates into the
     /// hidden layers against explicit backpropagation (Bengio et al. 2017, section 3).
     Propagate,
+    /// Gradient fidelity: the EP update (one-sided and centred) against the true gradient of
+    /// the loss at the free fixed point, per layer, as beta varies, for 1, 2 and 3 hidden
+    /// layers on MNIST inputs (the `[gradcheck]` section) -> results/gradcheck.
+    Gradcheck(GradcheckArgs),
+    /// Steps of the free phase from zero states to a residual, synchronous against alternating
+    /// layer updates, on MNIST test inputs (the `[relax_steps]` section) -> results/relax-steps.
+    RelaxSteps(RelaxStepsArgs),
+}
+
+/// `ebm gradcheck`
+#[derive(Debug, Args)]
+pub struct GradcheckArgs {
+    /// Directory holding the four MNIST IDX files; default: the config's data.dir, else the
+    /// embedded subset.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+/// `ebm relax-steps`
+#[derive(Debug, Args)]
+pub struct RelaxStepsArgs {
+    /// Directory holding the four MNIST IDX files; default: the config's data.dir, else the
+    /// embedded subset.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Also measure this trained network (a checkpoint.npz; repeatable). The Glorot network
+    /// of `relax_steps.layers` from the seed is always measured.
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    pub checkpoints: Vec<PathBuf>,
 }
 
 /// `ebm data ...`

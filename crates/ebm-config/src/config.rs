@@ -403,7 +403,7 @@ impl Default for GradcheckConfig {
             hidden_layers: vec![1, 2, 3],
             hidden_size: 500,
             examples: 20,
-            betas: vec![1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0],
+            betas: vec![1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0],
             weight_scale: 1.0,
             tolerance: 1e-11,
             max_steps: 200_000,

@@ -24,9 +24,11 @@
 //! ```
 
 pub mod analysis;
+pub mod convergence;
 mod dynamics;
 pub mod energy;
 mod error;
+pub mod gradcheck;
 pub mod gradient;
 pub mod kernels;
 mod net;

@@ -559,3 +559,63 @@ fn centred_ep_with_small_beta_matches_the_true_gradient() {
         assert!(c > 0.999 && (r - 1.0).abs() < 1e-2, "one-sided layer {k}: {c} {r}");
     }
 }
+
+#[test]
+fn gradient_fidelity_experiment_shows_centred_accuracy_and_one_sided_bias() {
+    let mut r = rng(51);
+    let x = Array2::from_shape_fn((6, 12), |_| r.random_range(0.0..1.0));
+    let mut target = Array2::zeros((6, 4));
+    for b in 0..6 {
+        target[(b, b % 4)] = 1.0;
+    }
+    let settings = gradcheck::GradcheckSettings {
+        hidden_layers: vec![1, 2],
+        hidden_size: 8,
+        betas: vec![1e-3, 0.1, 1.0],
+        weight_scale: 0.7,
+        tolerance: 1e-12,
+        max_steps: 100_000,
+        dynamics: Dynamics::projected(1.0).with_schedule(Schedule::Alternating),
+        cost: CostKind::HalfSquared,
+    };
+    let (rows, depths) =
+        gradcheck::gradient_fidelity(&settings, x.view(), target.view(), 3).unwrap();
+    assert_eq!(rows.len(), (2 + 3) * 3 * 2);
+    assert!(depths.iter().all(|d| d.free_residual <= 1e-12));
+    for r in &rows {
+        if r.beta == 1e-3 && r.nudging == "centred" {
+            assert!(r.cosine > 0.9999 && (r.norm_ratio - 1.0).abs() < 1e-3, "{r:?}");
+        }
+    }
+    // The one-sided bias grows with beta: the relative error at beta 1 exceeds that at 1e-3.
+    let err = |h: usize, k: usize, beta: f64, nudging: &str| {
+        rows.iter()
+            .find(|r| {
+                r.hidden_layers == h && r.layer == k && r.beta == beta && r.nudging == nudging
+            })
+            .unwrap()
+            .relative_error
+    };
+    for h in [1, 2] {
+        for k in 0..=h {
+            assert!(err(h, k, 1.0, "one-sided") > err(h, k, 1e-3, "one-sided"));
+            // Centred nudging removes the first-order bias.
+            assert!(err(h, k, 1e-3, "centred") < 0.1 * err(h, k, 1e-3, "one-sided"));
+        }
+    }
+}
+
+#[test]
+fn both_schedules_count_steps_to_the_same_fixed_point() {
+    let (net, x, _) = mid_range_net(&[10, 8, 8, 8, 4], 5, 61);
+    let choices = [(Schedule::Synchronous, 0.5), (Schedule::Alternating, 1.0)];
+    let out = convergence::steps_to_residual(&net, x.view(), &choices, 1e-10, 10_000).unwrap();
+    for (row, states) in &out {
+        assert!(row.converged && row.residual <= 1e-10, "{row:?}");
+        let dynamics = Dynamics::projected(0.5);
+        assert!(dynamics.residual(&net, states, &Output::Free) <= 1e-10);
+    }
+    let diff = (out[0].1.output() - out[1].1.output()).mapv(f64::abs);
+    assert!(diff.fold(0.0f64, |m, &v| m.max(v)) < 1e-8);
+    assert!(out[1].0.steps < out[0].0.steps, "{:?} {:?}", out[0].0, out[1].0);
+}
