@@ -13,6 +13,7 @@
 mod bench;
 mod bench_ep;
 mod ci;
+mod gradcheck;
 mod mini_mnist;
 mod regress;
 mod reproduce;
@@ -48,6 +49,7 @@ fn regressions() -> Vec<Regression> {
         ("propagate", regress::propagate),
         ("ep-1h, 1 epoch", regress::ep1h_one_epoch),
         ("stdp", stdp::regression),
+        ("gradcheck", gradcheck::regression),
     ]
 }
 
@@ -56,7 +58,8 @@ cargo xtask <command>
 
   ci [--no-regression]    fmt --check, clippy -D warnings, tests, regression experiments
   reproduce NAME          a reproduction run into results/NAME/ with report.md
-                          (propagate, ep-1h, ep-1h-code, stdp, rules, ...)
+                          (propagate, ep-1h, ep-1h-code, stdp, rules, rules-code,
+                          gradcheck, relax-steps)
   bench [NAME] [ARGS]     timed whole experiments (stdp, ep-1h)
   make-mini-mnist --from DIR [--out DIR]
                           the embedded class-balanced MNIST subset, from the four files in DIR

@@ -20,6 +20,9 @@ pub const NAMES: &[(&str, &str)] = &[
         "rules",
         "ep-1h with the contrastive, temporal (Eq 3.18) and spiking (Eq 4.1) rules, 25 epochs",
     ),
+    ("rules-code", "as rules, with the ep-1h-code preset (reference code's cost, beta 0.5)"),
+    ("gradcheck", "the EP update against the true gradient, per layer, as beta varies"),
+    ("relax-steps", "steps to residual 1e-4 on ep-3h sizes, synchronous against alternating"),
 ];
 
 /// Run the reproduction named in `args[0]`.
@@ -34,6 +37,8 @@ pub fn run_reproduce(args: &[String]) -> Result<()> {
         "stdp" => crate::stdp::reproduce(&out),
         "rules" => crate::rules::reproduce("ep-1h", &out, &args[1..]),
         "rules-code" => crate::rules::reproduce("ep-1h-code", &out, &args[1..]),
+        "gradcheck" => crate::gradcheck::reproduce(&out),
+        "relax-steps" => crate::gradcheck::reproduce_relax_steps(&out),
         other => bail!("unknown reproduction `{other}` (one of: {})", names()),
     }
 }

@@ -27,10 +27,13 @@ pub fn run(mut cmd: Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Build the release `ebm` binary and return a command that runs it from the workspace root.
+/// Build the release `ebm` binary and return a command that runs it from the workspace root
+/// (the binary is looked up in `CARGO_TARGET_DIR` when set, else `target/`).
 pub fn ebm() -> Result<Command> {
     run(cargo(&["build", "--release", "--quiet", "--package", "ebm-cli"]), "release build")?;
-    let mut cmd = Command::new(root().join("target/release/ebm"));
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let mut cmd = Command::new(target.join("release/ebm"));
     cmd.current_dir(root());
     Ok(cmd)
 }

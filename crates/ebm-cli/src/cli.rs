@@ -69,6 +69,13 @@ pub enum Command {
     /// Learning curves of several `ebm train` results directories on one plot (test error
     /// against epoch) -> compare.csv, summary.json, test_error.svg (default results/compare).
     Compare(CompareArgs),
+    /// Gradient fidelity: the EP update (one-sided and centred) against the true gradient of
+    /// the loss at the free fixed point, per layer, as beta varies, for 1, 2 and 3 hidden
+    /// layers on MNIST inputs (the `[gradcheck]` section) -> results/gradcheck.
+    Gradcheck(GradcheckArgs),
+    /// Steps of the free phase from zero states to a residual, synchronous against alternating
+    /// layer updates, on MNIST test inputs (the `[relax_steps]` section) -> results/relax-steps.
+    RelaxSteps(RelaxStepsArgs),
 }
 
 /// `ebm compare`
@@ -80,6 +87,28 @@ pub struct CompareArgs {
     /// Legend label of each run, in order (repeatable; default: the directory's name).
     #[arg(long = "label", value_name = "TEXT")]
     pub labels: Vec<String>,
+}
+
+/// `ebm gradcheck`
+#[derive(Debug, Args)]
+pub struct GradcheckArgs {
+    /// Directory holding the four MNIST IDX files; default: the config's data.dir, else the
+    /// embedded subset.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+/// `ebm relax-steps`
+#[derive(Debug, Args)]
+pub struct RelaxStepsArgs {
+    /// Directory holding the four MNIST IDX files; default: the config's data.dir, else the
+    /// embedded subset.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Also measure this trained network (a checkpoint.npz; repeatable). The Glorot network
+    /// of `relax_steps.layers` from the seed is always measured.
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    pub checkpoints: Vec<PathBuf>,
 }
 
 /// `ebm data ...`

@@ -26,6 +26,10 @@ pub struct Config {
     pub stdp: StdpConfig,
     /// The early-inference ("inference is backprop") experiment.
     pub propagate: PropagateConfig,
+    /// The gradient-fidelity experiment (EP estimate against the true gradient).
+    pub gradcheck: GradcheckConfig,
+    /// Steps to a residual, synchronous against alternating relaxation.
+    pub relax_steps: RelaxStepsConfig,
     /// Output files.
     pub output: OutputConfig,
 }
@@ -40,6 +44,8 @@ impl Default for Config {
             data: DataConfig::default(),
             stdp: StdpConfig::default(),
             propagate: PropagateConfig::default(),
+            gradcheck: GradcheckConfig::default(),
+            relax_steps: RelaxStepsConfig::default(),
             output: OutputConfig::default(),
         }
     }
@@ -107,6 +113,9 @@ pub struct DynamicsConfig {
     pub tolerance: f64,
     /// The state-update rule.
     pub rule: UpdateRuleKind,
+    /// Order of the layer updates within a step: `synchronous` (every layer from the previous
+    /// step's states) or `alternating` (even layers, then odd layers from the new even states).
+    pub schedule: Schedule,
 }
 
 impl Default for DynamicsConfig {
@@ -119,8 +128,22 @@ impl Default for DynamicsConfig {
             noise_std: 0.0,
             tolerance: 0.0,
             rule: UpdateRuleKind::ProjectedGradient,
+            schedule: Schedule::Synchronous,
         }
     }
+}
+
+/// Order of the layer updates within one relaxation step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Every free layer moves from the previous step's states (the reference code).
+    #[default]
+    Synchronous,
+    /// Layer-alternating (asynchronous): the even layers move first, from the current states,
+    /// then the odd layers from the new even states. Layers of one parity do not interact, so
+    /// each half-step is exact block-coordinate descent on the layered energy.
+    Alternating,
 }
 
 /// The two state-update rules of `ebm-core`.
@@ -363,6 +386,82 @@ impl Default for PropagateConfig {
             batch_size: 8,
             tolerance: 1e-13,
             max_steps: 200_000,
+        }
+    }
+}
+
+/// The gradient-fidelity experiment (`ebm gradcheck`, see `docs/gradient.md`): on MNIST inputs,
+/// the EP update (one-sided and centred) against the true gradient of `C` at the free fixed
+/// point, per layer, as beta varies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GradcheckConfig {
+    /// Numbers of hidden layers to test.
+    pub hidden_layers: Vec<usize>,
+    /// Units in each hidden layer (the input is 784, the output 10).
+    pub hidden_size: usize,
+    /// Training examples (a seeded sample) the gradients are averaged over.
+    pub examples: usize,
+    /// Nudging strengths beta to test (> 0).
+    pub betas: Vec<f64>,
+    /// Weight scale relative to Glorot-uniform (1 = Glorot); biases are zero.
+    pub weight_scale: f64,
+    /// Fixed-point tolerance: relax until the projected residual `max |clip(s - dF/ds) - s|`
+    /// is at most this (f64).
+    pub tolerance: f64,
+    /// Step budget of each relaxation.
+    pub max_steps: usize,
+    /// Step size of the relaxation (the fixed points do not depend on it).
+    pub epsilon: f64,
+    /// Update order of the relaxation (the fixed points do not depend on it).
+    pub schedule: Schedule,
+}
+
+impl Default for GradcheckConfig {
+    fn default() -> Self {
+        Self {
+            hidden_layers: vec![1, 2, 3],
+            hidden_size: 500,
+            examples: 20,
+            betas: vec![1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0],
+            weight_scale: 1.0,
+            tolerance: 1e-11,
+            max_steps: 200_000,
+            epsilon: 1.0,
+            schedule: Schedule::Alternating,
+        }
+    }
+}
+
+/// Steps to reach a residual (`ebm relax-steps`, see `docs/gradient.md`): free phases from zero
+/// states on MNIST inputs, synchronous against alternating updates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelaxStepsConfig {
+    /// Units per layer, input (784) first, output (10) last.
+    pub layers: Vec<usize>,
+    /// Test examples relaxed (one batch; the first N of the test set).
+    pub examples: usize,
+    /// Stop when the projected residual `max |clip(s - dE/ds) - s|` over the batch is at most
+    /// this.
+    pub tolerance: f64,
+    /// Step budget.
+    pub max_steps: usize,
+    /// Step sizes of the synchronous schedule.
+    pub synchronous_epsilons: Vec<f64>,
+    /// Step sizes of the alternating schedule.
+    pub alternating_epsilons: Vec<f64>,
+}
+
+impl Default for RelaxStepsConfig {
+    fn default() -> Self {
+        Self {
+            layers: vec![784, 500, 500, 500, 10],
+            examples: 100,
+            tolerance: 1e-4,
+            max_steps: 20_000,
+            synchronous_epsilons: vec![0.5],
+            alternating_epsilons: vec![0.5, 1.0],
         }
     }
 }

@@ -31,8 +31,9 @@ mod validate;
 mod tests;
 
 pub use config::{
-    BetaSign, Config, CostKind, DataConfig, DataOrder, DynamicsConfig, LearningRule, ModelConfig,
-    OutputConfig, PropagateConfig, RhoConfig, RhoKind, StdpConfig, TrainingConfig, UpdateRuleKind,
+    BetaSign, Config, CostKind, DataConfig, DataOrder, DynamicsConfig, GradcheckConfig,
+    LearningRule, ModelConfig, OutputConfig, PropagateConfig, RelaxStepsConfig, RhoConfig, RhoKind,
+    Schedule, StdpConfig, TrainingConfig, UpdateRuleKind,
 };
 pub use error::{ConfigError, FieldError};
 pub use load::ConfigSource;

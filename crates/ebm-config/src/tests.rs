@@ -133,3 +133,30 @@ proptest! {
         prop_assert!(back.validate().is_ok());
     }
 }
+
+#[test]
+fn schedule_and_gradcheck_sections_parse_and_validate() {
+    let text = "[dynamics]\nschedule = \"alternating\"\n[gradcheck]\nbetas = [0.01]\n";
+    let c = Config::from_toml_str(text, "g.toml").unwrap();
+    assert_eq!(c.dynamics.schedule, Schedule::Alternating);
+    assert_eq!(c.gradcheck.betas, vec![0.01]);
+    assert_eq!(Config::default().dynamics.schedule, Schedule::Synchronous);
+    let err = Config::from_toml_str("[gradcheck]\nbetaz = 1\n", "g.toml").unwrap_err();
+    assert!(err.to_string().contains("betaz"), "{err}");
+
+    let mut c = Config::default();
+    c.gradcheck.betas = vec![0.1, -1.0];
+    c.gradcheck.hidden_layers.clear();
+    c.relax_steps.tolerance = 0.0;
+    c.relax_steps.alternating_epsilons = vec![2.0];
+    let fields = invalid_fields(c);
+    assert_eq!(
+        fields,
+        vec![
+            "gradcheck.hidden_layers",
+            "gradcheck.betas[1]",
+            "relax_steps.tolerance",
+            "relax_steps.alternating_epsilons[0]"
+        ]
+    );
+}

@@ -215,6 +215,52 @@ impl Config {
             c.unit_interval(&format!("propagate.epsilons[{i}]"), e);
         }
 
+        let g = &self.gradcheck;
+        if g.hidden_layers.is_empty() {
+            c.fail("gradcheck.hidden_layers", "is empty: give at least one depth");
+        }
+        for (i, &h) in g.hidden_layers.iter().enumerate() {
+            c.positive_count(&format!("gradcheck.hidden_layers[{i}]"), h);
+        }
+        c.positive_count("gradcheck.hidden_size", g.hidden_size);
+        c.positive_count("gradcheck.examples", g.examples);
+        c.positive_count("gradcheck.max_steps", g.max_steps);
+        c.positive("gradcheck.weight_scale", g.weight_scale);
+        c.positive("gradcheck.tolerance", g.tolerance);
+        c.unit_interval("gradcheck.epsilon", g.epsilon);
+        if g.betas.is_empty() {
+            c.fail("gradcheck.betas", "is empty: give at least one beta");
+        }
+        for (i, &b) in g.betas.iter().enumerate() {
+            c.positive(&format!("gradcheck.betas[{i}]"), b);
+        }
+
+        let r = &self.relax_steps;
+        if r.layers.len() < 2 {
+            c.fail(
+                "relax_steps.layers",
+                format!("has {} entries: need at least 2 (input and output)", r.layers.len()),
+            );
+        }
+        for (i, &n) in r.layers.iter().enumerate() {
+            c.positive_count(&format!("relax_steps.layers[{i}]"), n);
+        }
+        c.positive_count("relax_steps.examples", r.examples);
+        c.positive_count("relax_steps.max_steps", r.max_steps);
+        c.positive("relax_steps.tolerance", r.tolerance);
+        if r.synchronous_epsilons.is_empty() && r.alternating_epsilons.is_empty() {
+            c.fail(
+                "relax_steps",
+                "no step sizes: give synchronous_epsilons or alternating_epsilons",
+            );
+        }
+        for (i, &e) in r.synchronous_epsilons.iter().enumerate() {
+            c.unit_interval(&format!("relax_steps.synchronous_epsilons[{i}]"), e);
+        }
+        for (i, &e) in r.alternating_epsilons.iter().enumerate() {
+            c.unit_interval(&format!("relax_steps.alternating_epsilons[{i}]"), e);
+        }
+
         if c.0.is_empty() {
             Ok(ValidConfig(self))
         } else {

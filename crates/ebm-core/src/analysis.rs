@@ -146,7 +146,7 @@ fn one_depth(
     // Fixed point s_hat of the sweep's rule, noise-free, eps 0.5 (the fixed point does not
     // depend on eps), until max |delta s| < tolerance / 2.
     let mut fixed = States::with_input(&net, x.view())?;
-    let relax_dyn = Dynamics { rule: s.rule, epsilon: 0.5, noise_std: 0.0 };
+    let relax_dyn = Dynamics { rule: s.rule, ..Dynamics::projected(0.5) };
     let mut relaxer = Relaxer::new(&net, s.batch_size, 0);
     relaxer.set_input(&net, x.view())?;
     let stop = Stop { max_steps: s.max_steps, tolerance: 0.5 * s.tolerance, trace_energy: false };
@@ -166,7 +166,7 @@ fn one_depth(
 
     let backprop = Backprop::at(&net, &fixed, &target);
     let depth = net.depth();
-    let dynamics = Dynamics { rule: s.rule, epsilon: 0.0, noise_std: 0.0 };
+    let dynamics = Dynamics { rule: s.rule, ..Dynamics::projected(0.0) };
     let output = Output::Nudged { beta: 1.0, target: target.view(), cost: CostKind::HalfSquared };
     let mut rows = Vec::new();
     for &eps in &s.epsilons {
@@ -263,9 +263,22 @@ impl Backprop {
 
 /// Cosine similarity and norm ratio `|a| / |b|` of two arrays taken as flat vectors.
 pub fn compare(a: &Array2<f64>, b: &Array2<f64>) -> (f64, f64) {
-    let dot: f64 = a.iter().zip(b.iter()).map(|(x, y)| x * y).sum();
-    let na = a.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let nb = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+    compare_iter(a.iter().copied(), b.iter().copied())
+}
+
+/// Cosine similarity and norm ratio `|a| / |b|` of two vectors.
+pub fn compare_flat(a: &[f64], b: &[f64]) -> (f64, f64) {
+    compare_iter(a.iter().copied(), b.iter().copied())
+}
+
+fn compare_iter(a: impl Iterator<Item = f64>, b: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut dot, mut na, mut nb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    let (na, nb) = (f64::sqrt(na), f64::sqrt(nb));
     let cosine = if na > 0.0 && nb > 0.0 { dot / (na * nb) } else { 0.0 };
     let ratio = if nb > 0.0 { na / nb } else { f64::INFINITY };
     (cosine, ratio)

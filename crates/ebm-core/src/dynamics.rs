@@ -1,4 +1,5 @@
-//! State dynamics: the two update rules and relaxation to a fixed point.
+//! State dynamics: the two update rules, the two update schedules, and relaxation to a fixed
+//! point.
 //!
 //! - Leaky integrator with Langevin noise (Eq 2.1-2.2): `s <- s + eps (R(s + eta) - s)`, with
 //!   `eta ~ N(0, sigma^2)` entering through `R`, i.e. through the connections; for a nudged
@@ -6,12 +7,15 @@
 //! - Projected gradient (the equilibrium-propagation code): `s <- clip(s - eps dF/ds, beta1,
 //!   beta2)`.
 //!
-//! Both are synchronous (every layer moves from the previous step's states). The input layer is
-//! always clamped, and its drive `rho(x) W_0 + b_0` is computed once per relaxation
+//! Schedules: synchronous (every layer moves from the previous step's states, the reference
+//! code) or layer-alternating (the even layers move first, then the odd layers from the new even
+//! states; layers of one parity do not interact, so each half-step is block-coordinate descent).
+//! Either way one step updates every free layer once and costs the same products. The input
+//! layer is always clamped, and its drive `rho(x) W_0 + b_0` is computed once per relaxation
 //! ([`Relaxer::set_input`]); every product is one batched GEMM into a preallocated buffer, and
 //! the step loop allocates nothing.
 
-use ebm_config::UpdateRuleKind;
+use ebm_config::{Schedule, UpdateRuleKind};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Zip};
 use rand::SeedableRng;
@@ -26,7 +30,7 @@ use crate::{CoreError, LayeredNet, Scalar, States};
 /// on this project's machine: the sparse product wins clearly below about half density).
 pub const DEFAULT_SPARSE_THRESHOLD: f64 = 0.5;
 
-/// How states move: rule, step size, noise.
+/// How states move: rule, step size, noise, update order.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Dynamics {
     /// The update rule.
@@ -35,17 +39,42 @@ pub struct Dynamics {
     pub epsilon: f64,
     /// Langevin noise standard deviation sigma (leaky integrator only; 0 = noise-free).
     pub noise_std: f64,
+    /// Order of the layer updates within a step.
+    pub schedule: Schedule,
 }
 
 impl Dynamics {
-    /// The projected-gradient rule with step `epsilon`, noise-free.
+    /// The projected-gradient rule with step `epsilon`, noise-free, synchronous.
     pub fn projected(epsilon: f64) -> Self {
-        Self { rule: UpdateRuleKind::ProjectedGradient, epsilon, noise_std: 0.0 }
+        Self {
+            rule: UpdateRuleKind::ProjectedGradient,
+            epsilon,
+            noise_std: 0.0,
+            schedule: Schedule::Synchronous,
+        }
     }
 
-    /// The leaky integrator with step `epsilon` and noise `noise_std`.
+    /// The leaky integrator with step `epsilon` and noise `noise_std`, synchronous.
     pub fn leaky(epsilon: f64, noise_std: f64) -> Self {
-        Self { rule: UpdateRuleKind::LeakyIntegrator, epsilon, noise_std }
+        Self {
+            rule: UpdateRuleKind::LeakyIntegrator,
+            epsilon,
+            noise_std,
+            schedule: Schedule::Synchronous,
+        }
+    }
+
+    /// The same dynamics with another update order.
+    pub fn with_schedule(self, schedule: Schedule) -> Self {
+        Self { schedule, ..self }
+    }
+
+    /// The bounds the rule projects onto (unbounded for the leaky integrator).
+    fn bounds(&self, rho: crate::Rho) -> (f64, f64) {
+        match self.rule {
+            UpdateRuleKind::LeakyIntegrator => (f64::NEG_INFINITY, f64::INFINITY),
+            UpdateRuleKind::ProjectedGradient => rho.bounds(),
+        }
     }
 
     /// How far `states` are from a fixed point of this rule: `max |R(s) - s|` including the
@@ -59,10 +88,7 @@ impl Dynamics {
     ) -> f64 {
         // The projected rule's fixed points may sit on the box, where dF/ds != 0: measure the
         // projected step instead. The clamped output does not count.
-        let bounds = match self.rule {
-            UpdateRuleKind::LeakyIntegrator => (f64::NEG_INFINITY, f64::INFINITY),
-            UpdateRuleKind::ProjectedGradient => net.rho.bounds(),
-        };
+        let bounds = self.bounds(net.rho);
         let g = energy::grad_total(net, states, output);
         let last = if matches!(output, Output::Clamped { .. }) { g.len() - 1 } else { g.len() };
         let mut m = 0.0f64;
@@ -77,6 +103,14 @@ impl Dynamics {
 }
 
 /// When to stop relaxing.
+///
+/// The tolerance is on the step's own movement `max |delta s|`, which is free to compute in the
+/// step loop. It is not the residual of [`Dynamics::residual`]: for the synchronous projected
+/// rule each unit's step satisfies `eps r <= |delta s| <= r` with `r` the residual of the state
+/// before the step, so stopping at `max |delta s| < tol` bounds that state's residual by
+/// `tol / eps`. To stop on the residual itself (e.g. to count the steps to a residual, or for
+/// the alternating schedule, whose odd half-step sees the new even states), use
+/// [`Relaxer::relax_to_residual`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stop {
     /// Step budget.
@@ -267,64 +301,147 @@ impl<A: Scalar> Relaxer<A> {
         track_delta: bool,
     ) -> Result<f64, CoreError> {
         let depth = net.depth();
-        let rho = net.rho;
-        let leaky = dynamics.rule == UpdateRuleKind::LeakyIntegrator;
-        let noisy = leaky && dynamics.noise_std > 0.0;
+        let noisy = dynamics.rule == UpdateRuleKind::LeakyIntegrator && dynamics.noise_std > 0.0;
         if noisy {
             self.draw_noise(net, dynamics.noise_std);
         }
-        // 1. rho of every free layer (at s + eta for the noisy leaky integrator).
-        for k in 1..=depth {
-            let noise = if noisy { Some(&self.noise[k]) } else { None };
-            kernels::rho_into(rho, &states.layers[k], noise, &mut self.rho[k]);
-        }
-        // 2. Net inputs from the old states (synchronous): one GEMM per product.
-        for k in 1..=depth {
-            let (lower, upper) = self.rho.split_at(k + 1);
-            let d = &mut self.drive[k];
-            if k == 1 {
-                d.assign(&self.input_drive);
-            } else {
-                d.assign(&net.biases[k - 1]);
-                match &self.thin_t[k - 1] {
-                    Some(w_t) => kernels::acc_dot_rows(&lower[k - 1], w_t, d),
-                    None => {
-                        general_mat_mul(A::one(), &lower[k - 1], &net.weights[k - 1], A::one(), d)
+        let mv = Move { dynamics, output, noisy, step_index, track_delta };
+        let mut max_delta = 0.0f64;
+        match dynamics.schedule {
+            Schedule::Synchronous => {
+                // rho of every free layer (at s + eta for the noisy leaky integrator), every net
+                // input from the old states (one GEMM per product), then every move.
+                for k in 1..=depth {
+                    self.rho_layer(net, states, k, noisy);
+                }
+                for k in 1..=depth {
+                    self.drive_layer(net, k);
+                }
+                for k in 1..=depth {
+                    max_delta = max_delta.max(self.move_layer(net, states, k, &mv)?);
+                }
+            }
+            Schedule::Alternating => {
+                // Even layers from the current odd layers, then odd layers from the new even
+                // layers (layer 0, the input, is even and fixed: its drive is cached).
+                for parity in [0, 1] {
+                    for k in (1..=depth).filter(|k| k % 2 != parity) {
+                        self.rho_layer(net, states, k, noisy);
+                    }
+                    for k in (1..=depth).filter(|k| k % 2 == parity) {
+                        self.drive_layer(net, k);
+                        max_delta = max_delta.max(self.move_layer(net, states, k, &mv)?);
                     }
                 }
             }
-            if k < depth {
-                match &self.thin_t[k] {
-                    Some(w_t) => kernels::acc_axpy_rows(&upper[0], w_t, d),
-                    None => general_mat_mul(A::one(), &upper[0], &net.weights[k].t(), A::one(), d),
-                }
-            }
-        }
-        // 3. Move every free layer.
-        let mut max_delta = 0.0f64;
-        for k in 1..=depth {
-            let s = &mut states.layers[k];
-            let is_output = k == depth;
-            let nudge = match output {
-                Output::Nudged { beta, target, cost } if is_output => {
-                    Some((*beta * cost_factor::<A>(*cost), *target))
-                }
-                Output::Clamped { target } if is_output => {
-                    s.assign(target);
-                    continue;
-                }
-                _ => None,
-            };
-            let noise = if noisy { Some(&self.noise[k]) } else { None };
-            let update =
-                kernels::Update { rho, leaky, epsilon: A::of(dynamics.epsilon), track_delta };
-            let (delta, finite) = update.apply(s, &self.drive[k], noise, nudge);
-            if !finite {
-                return Err(CoreError::NonFiniteState { layer: k, step: step_index + 1 });
-            }
-            max_delta = max_delta.max(delta);
         }
         Ok(max_delta)
+    }
+
+    /// `rho[k] = rho(s_k [+ eta_k])`.
+    fn rho_layer(&mut self, net: &LayeredNet<A>, states: &States<A>, k: usize, noisy: bool) {
+        let noise = if noisy { Some(&self.noise[k]) } else { None };
+        kernels::rho_into(net.rho, &states.layers[k], noise, &mut self.rho[k]);
+    }
+
+    /// `drive[k]` = the net input of layer `k` from `rho[k - 1]` (or the cached input drive)
+    /// and `rho[k + 1]`.
+    fn drive_layer(&mut self, net: &LayeredNet<A>, k: usize) {
+        let depth = net.depth();
+        let (lower, upper) = self.rho.split_at(k + 1);
+        let d = &mut self.drive[k];
+        if k == 1 {
+            d.assign(&self.input_drive);
+        } else {
+            d.assign(&net.biases[k - 1]);
+            match &self.thin_t[k - 1] {
+                Some(w_t) => kernels::acc_dot_rows(&lower[k - 1], w_t, d),
+                None => general_mat_mul(A::one(), &lower[k - 1], &net.weights[k - 1], A::one(), d),
+            }
+        }
+        if k < depth {
+            match &self.thin_t[k] {
+                Some(w_t) => kernels::acc_axpy_rows(&upper[0], w_t, d),
+                None => general_mat_mul(A::one(), &upper[0], &net.weights[k].t(), A::one(), d),
+            }
+        }
+    }
+
+    /// Move layer `k` given `drive[k]`; returns its `max |delta s|` (0 when untracked).
+    fn move_layer(
+        &self,
+        net: &LayeredNet<A>,
+        states: &mut States<A>,
+        k: usize,
+        mv: &Move<'_, '_, A>,
+    ) -> Result<f64, CoreError> {
+        let s = &mut states.layers[k];
+        let is_output = k == net.depth();
+        let nudge = match mv.output {
+            Output::Nudged { beta, target, cost } if is_output => {
+                Some((*beta * cost_factor::<A>(*cost), *target))
+            }
+            Output::Clamped { target } if is_output => {
+                s.assign(target);
+                return Ok(0.0);
+            }
+            _ => None,
+        };
+        let noise = if mv.noisy { Some(&self.noise[k]) } else { None };
+        let update = kernels::Update {
+            rho: net.rho,
+            leaky: mv.dynamics.rule == UpdateRuleKind::LeakyIntegrator,
+            epsilon: A::of(mv.dynamics.epsilon),
+            track_delta: mv.track_delta,
+        };
+        let (delta, finite) = update.apply(s, &self.drive[k], noise, nudge);
+        if !finite {
+            return Err(CoreError::NonFiniteState { layer: k, step: mv.step_index + 1 });
+        }
+        Ok(delta)
+    }
+
+    /// The residual of [`Dynamics::residual`] (`max |clip(s - dF/ds) - s|` for the projected
+    /// rule, `max |dF/ds|` for the leaky integrator; the clamped output does not count),
+    /// computed in the relaxer's buffers without allocating. Requires [`Relaxer::set_input`].
+    pub fn residual(
+        &mut self,
+        net: &LayeredNet<A>,
+        states: &States<A>,
+        output: &Output<'_, A>,
+        dynamics: &Dynamics,
+    ) -> Result<f64, CoreError> {
+        self.check_states(net, states)?;
+        let depth = net.depth();
+        for k in 1..=depth {
+            self.rho_layer(net, states, k, false);
+        }
+        let (lo, hi) = dynamics.bounds(net.rho);
+        let rho = net.rho;
+        let mut m = 0.0f64;
+        for k in 1..=depth {
+            let is_output = k == depth;
+            let (force, target) = match output {
+                Output::Clamped { .. } if is_output => continue,
+                Output::Nudged { beta, target, cost } if is_output => {
+                    (*beta * cost_factor::<A>(*cost), Some(target))
+                }
+                _ => (A::zero(), None),
+            };
+            self.drive_layer(net, k);
+            let s = &states.layers[k];
+            let u = &self.drive[k];
+            let mut one = |sv: A, uv: A, dv: A| {
+                let g = sv - rho.prime(sv) * uv + force * (sv - dv);
+                let sv = sv.f64();
+                m = m.max(((sv - g.f64()).clamp(lo, hi) - sv).abs());
+            };
+            match target {
+                Some(t) => Zip::from(s).and(u).and(t).for_each(|&sv, &uv, &dv| one(sv, uv, dv)),
+                None => Zip::from(s).and(u).for_each(|&sv, &uv| one(sv, uv, A::zero())),
+            }
+        }
+        Ok(m)
     }
 
     fn draw_noise(&mut self, net: &LayeredNet<A>, std: f64) {
@@ -403,6 +520,46 @@ impl<A: Scalar> Relaxer<A> {
         }
         Ok(result)
     }
+}
+
+impl<A: Scalar> Relaxer<A> {
+    /// Relax until the residual [`Relaxer::residual`] is at most `tolerance`, checked before
+    /// the first step and after every step, or `max_steps` steps. `steps` in the result is the
+    /// number of steps after which the residual first reached the tolerance (0 if the start
+    /// already did), `last_delta` that residual. Costs one extra set of products per step (the
+    /// residual's net inputs); for measurements and reference fixed points, not training.
+    pub fn relax_to_residual(
+        &mut self,
+        net: &LayeredNet<A>,
+        states: &mut States<A>,
+        output: &Output<'_, A>,
+        dynamics: &Dynamics,
+        tolerance: f64,
+        max_steps: usize,
+    ) -> Result<Relaxation, CoreError> {
+        let mut result = Relaxation {
+            steps: 0,
+            last_delta: self.residual(net, states, output, dynamics)?,
+            converged: false,
+            energy_trace: Vec::new(),
+        };
+        while result.last_delta > tolerance && result.steps < max_steps {
+            self.step_unchecked(net, states, output, dynamics, result.steps, false)?;
+            result.steps += 1;
+            result.last_delta = self.residual(net, states, output, dynamics)?;
+        }
+        result.converged = result.last_delta <= tolerance;
+        Ok(result)
+    }
+}
+
+/// What a layer's move needs besides the layer index.
+struct Move<'d, 'o, A> {
+    dynamics: &'d Dynamics,
+    output: &'d Output<'o, A>,
+    noisy: bool,
+    step_index: usize,
+    track_delta: bool,
 }
 
 /// Relax `states` (whose layer 0 is the clamped input) in one call: allocates a [`Relaxer`],

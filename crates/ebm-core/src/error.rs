@@ -29,6 +29,23 @@ pub enum CoreError {
         /// Weight-layer index.
         layer: usize,
     },
+    /// The fixed point's Hessian, restricted to the free units, is not positive definite for
+    /// an example (the state is not a strict local minimum of `E`).
+    #[error("the Hessian of E at the fixed point of example {example} is not positive definite")]
+    NotPositiveDefinite {
+        /// Example index in the batch.
+        example: usize,
+    },
+    /// The linear solve of the true gradient did not reach its tolerance.
+    #[error(
+        "conjugate gradients stopped after {iterations} iterations at relative residual {residual:e}"
+    )]
+    SolveNotConverged {
+        /// Iterations run.
+        iterations: usize,
+        /// Largest relative residual over the batch.
+        residual: f64,
+    },
     /// A network needs at least an input and an output layer.
     #[error("a network needs at least 2 layers, got {0}")]
     TooFewLayers(usize),

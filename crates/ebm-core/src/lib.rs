@@ -3,7 +3,9 @@
 //! that paper's): the activation `rho` (Eq 2.8), the layered energy (Eq 2.7) and cost (Eq 3.3),
 //! the fixed-point map `R` (Eq 2.9), the leaky-integrator / Langevin dynamics (Eq 2.1-2.2) and
 //! the projected-gradient rule of the equilibrium-propagation code, relaxation to fixed points,
-//! and the early-inference experiment (section 3: early inference is backprop).
+//! the early-inference experiment (section 3: early inference is backprop), and the true
+//! gradient of the loss at the free fixed point with the gradient-fidelity experiment of
+//! equilibrium propagation (`gradient`, `gradcheck`).
 //!
 //! The crate never reads files and never prints.
 //!
@@ -22,9 +24,12 @@
 //! ```
 
 pub mod analysis;
+pub mod convergence;
 mod dynamics;
 pub mod energy;
 mod error;
+pub mod gradcheck;
+pub mod gradient;
 pub mod kernels;
 mod net;
 mod rho;

@@ -1,6 +1,6 @@
 //! Tests of the model against finite differences, closed forms and the paper's claims.
 
-use ebm_config::{CostKind, UpdateRuleKind};
+use ebm_config::{CostKind, Schedule, UpdateRuleKind};
 use ndarray::{Array2, array};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -107,7 +107,7 @@ fn relaxation_reaches_the_tolerance() {
             LayeredNet::<f64>::scaled_uniform(&[6, 8, 8, 3], Rho::hard(-0.5), 0.1, &mut r).unwrap();
         let x = Array2::from_shape_fn((4, 6), |_| r.random_range(-0.5..0.5));
         let mut states = States::with_input(&net, x.view()).unwrap();
-        let dynamics = Dynamics { rule, epsilon: 0.5, noise_std: 0.0 };
+        let dynamics = Dynamics { rule, ..Dynamics::projected(0.5) };
         let stop = Stop { max_steps: 10_000, tolerance: 1e-12, trace_energy: false };
         let out = Output::Free;
         let res = relax(&net, &mut states, &out, &dynamics, &stop, 0).unwrap();
@@ -136,43 +136,51 @@ fn saturated_unit_decays_geometrically() {
     }
 }
 
+/// Relax a random net (depth 1-3, random sizes, biases, states in [0, 1]) for 60 steps of the
+/// projected rule and check that `F` never increases.
+fn assert_descent(seed: u64, schedule: Schedule, eps: f64, beta: f64, scale: f64) {
+    let mut r = rng(seed);
+    let depth = 1 + (seed as usize % 3);
+    let mut sizes = vec![r.random_range(2..20)];
+    sizes.extend((0..depth).map(|_| r.random_range(2..30)));
+    sizes.push(r.random_range(1..10));
+    let (net, x, target) = random_net(&sizes, scale, 3, seed + 1000);
+    let mut states = States::with_input(&net, x.view()).unwrap();
+    for l in &mut states.layers[1..] {
+        l.mapv_inplace(|_| r.random_range(0.0..1.0));
+    }
+    let out = Output::Nudged { beta, target: target.view(), cost: CostKind::HalfSquared };
+    let dynamics = Dynamics::projected(eps).with_schedule(schedule);
+    let mut relaxer = Relaxer::new(&net, 3, 0);
+    relaxer.set_input(&net, x.view()).unwrap();
+    let mut f = energy::total_energy(&net, &states, &out);
+    for step in 0..60 {
+        relaxer.step(&net, &mut states, &out, &dynamics).unwrap();
+        let f_new = energy::total_energy(&net, &states, &out);
+        for (b, (&old, &new)) in f.iter().zip(&f_new).enumerate() {
+            assert!(new <= old + 1e-12, "seed {seed} step {step} example {b}: F {old} -> {new}");
+        }
+        f = f_new;
+    }
+}
+
 #[test]
 fn projected_rule_never_increases_the_energy() {
     for seed in 0..40 {
-        let mut r = rng(100 + seed);
-        let depth = 1 + (seed as usize % 3);
-        let mut sizes = vec![r.random_range(2..20)];
-        sizes.extend((0..depth).map(|_| r.random_range(2..30)));
-        sizes.push(r.random_range(1..10));
-        let mut net = LayeredNet::<f64>::glorot_uniform(&sizes, Rho::default(), &mut r).unwrap();
-        for b in &mut net.biases {
-            b.mapv_inplace(|_| r.random_range(-1.0..1.0));
-        }
-        let x = Array2::from_shape_fn((3, sizes[0]), |_| r.random_range(0.0..1.0));
-        let target =
-            Array2::from_shape_fn((3, *sizes.last().unwrap()), |_| r.random_range(0.0..1.0));
-        let mut states = States::with_input(&net, x.view()).unwrap();
-        for l in &mut states.layers[1..] {
-            l.mapv_inplace(|_| r.random_range(0.0..1.0));
-        }
         let eps = [0.5, 0.2, 0.05][seed as usize % 3];
         let beta = [0.0, 0.5, 1.0][(seed as usize / 3) % 3];
-        let out = Output::Nudged { beta, target: target.view(), cost: CostKind::HalfSquared };
-        let dynamics = Dynamics::projected(eps);
-        let mut relaxer = Relaxer::new(&net, 3, 0);
-        relaxer.set_input(&net, x.view()).unwrap();
-        let mut f = energy::total_energy(&net, &states, &out);
-        for step in 0..60 {
-            relaxer.step(&net, &mut states, &out, &dynamics).unwrap();
-            let f_new = energy::total_energy(&net, &states, &out);
-            for (b, (&old, &new)) in f.iter().zip(&f_new).enumerate() {
-                assert!(
-                    new <= old + 1e-12,
-                    "seed {seed} step {step} example {b}: F {old} -> {new}"
-                );
-            }
-            f = f_new;
-        }
+        assert_descent(100 + seed, Schedule::Synchronous, eps, beta, 1.0);
+    }
+}
+
+#[test]
+fn alternating_schedule_never_increases_the_energy() {
+    // Each half-step is a projected step on a separable quadratic per unit: a descent step for
+    // eps <= 1 (eps (1 + beta) <= 2 on the nudged output), whatever the weights.
+    for seed in 0..30 {
+        let eps = [1.0, 0.5, 0.2][seed as usize % 3];
+        let beta = [0.0, 0.5, 1.0][(seed as usize / 3) % 3];
+        assert_descent(300 + seed, Schedule::Alternating, eps, beta, 1.0 + seed as f64 / 10.0);
     }
 }
 
@@ -306,4 +314,308 @@ fn relaxer_energy_matches_the_reference_energy() {
     for (a, b) in fast.iter().zip(&slow) {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
     }
+}
+
+/// A random f64 net with random biases, inputs in [0, 1] and targets.
+fn random_net(
+    sizes: &[usize],
+    scale: f64,
+    batch: usize,
+    seed: u64,
+) -> (LayeredNet<f64>, Array2<f64>, Array2<f64>) {
+    let mut r = rng(seed);
+    let mut net = LayeredNet::<f64>::scaled_uniform(sizes, Rho::default(), scale, &mut r).unwrap();
+    for b in &mut net.biases {
+        b.mapv_inplace(|_| r.random_range(-0.5..0.5));
+    }
+    let x = Array2::from_shape_fn((batch, sizes[0]), |_| r.random_range(0.0..1.0));
+    let d = Array2::from_shape_fn((batch, *sizes.last().unwrap()), |_| r.random_range(0.0..1.0));
+    (net, x, d)
+}
+
+#[test]
+fn alternating_step_moves_even_layers_then_odd_from_the_new_even_states() {
+    let (net, x, d) = random_net(&[4, 6, 5, 4, 3], 1.0, 2, 7);
+    let mut r = rng(8);
+    let mut states = States::with_input(&net, x.view()).unwrap();
+    for l in &mut states.layers[1..] {
+        l.mapv_inplace(|_| r.random_range(0.0..1.0));
+    }
+    let out = Output::Nudged { beta: 0.5, target: d.view(), cost: CostKind::HalfSquared };
+    // eps = 1: each moved layer lands on clip(net input [- nudge]) exactly.
+    let dynamics = Dynamics::projected(1.0).with_schedule(Schedule::Alternating);
+    let mut expected = states.clone();
+    for k in [2, 4, 1, 3] {
+        let mut u = energy::net_input(&net, &expected, k);
+        if k == 4 {
+            u = u - (&expected.layers[4] - &d) * 0.5;
+        }
+        expected.layers[k] = u.mapv(|v| v.clamp(0.0, 1.0));
+    }
+    let mut relaxer = Relaxer::new(&net, 2, 0);
+    relaxer.set_input(&net, x.view()).unwrap();
+    relaxer.step(&net, &mut states, &out, &dynamics).unwrap();
+    for k in 1..=4 {
+        let err =
+            (&states.layers[k] - &expected.layers[k]).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+        assert!(err < 1e-12, "layer {k}: {err}");
+    }
+}
+
+#[test]
+fn both_schedules_reach_the_same_fixed_point() {
+    for (rule, scale) in
+        [(UpdateRuleKind::ProjectedGradient, 0.4), (UpdateRuleKind::LeakyIntegrator, 0.1)]
+    {
+        // Contracting examples (the coupling's norm below 1, so the fixed point is unique).
+        // Leaky integrator: small weights keep every input inside the kinks (a fixed point
+        // exists); projected rule: some units saturate at the bounds.
+        let (mut net, mut x, d) = random_net(&[6, 8, 8, 8, 3], scale, 4, 9);
+        if rule == UpdateRuleKind::LeakyIntegrator {
+            net.rho = Rho::hard(-0.5);
+            net.biases.iter_mut().for_each(|b| b.fill(0.0));
+            x -= 0.5;
+        }
+        let out = Output::Nudged { beta: 0.5, target: d.view(), cost: CostKind::HalfSquared };
+        let mut fixed = Vec::new();
+        for schedule in [Schedule::Synchronous, Schedule::Alternating] {
+            let dynamics = Dynamics { rule, ..Dynamics::projected(0.5) }.with_schedule(schedule);
+            let mut states = States::with_input(&net, x.view()).unwrap();
+            let mut relaxer = Relaxer::new(&net, 4, 0);
+            relaxer.set_input(&net, x.view()).unwrap();
+            let res = relaxer
+                .relax_to_residual(&net, &mut states, &out, &dynamics, 1e-13, 10_000)
+                .unwrap();
+            assert!(res.converged, "{rule:?} {schedule:?}: {res:?}");
+            assert!(dynamics.residual(&net, &states, &out) <= 1e-13);
+            fixed.push(states);
+        }
+        if rule == UpdateRuleKind::ProjectedGradient {
+            let at_bound = fixed[0].layers[1..].iter().flatten().filter(|&&v| v == 0.0 || v == 1.0);
+            assert!(at_bound.count() > 0, "the example should saturate some units");
+        }
+        for k in 1..fixed[0].layers.len() {
+            let diff = (&fixed[0].layers[k] - &fixed[1].layers[k]).mapv(f64::abs);
+            assert!(diff.fold(0.0f64, |m, &v| m.max(v)) < 1e-11, "{rule:?} layer {k}");
+        }
+    }
+}
+
+#[test]
+fn relaxer_residual_matches_the_reference_and_counts_steps_exactly() {
+    let (net, x, d) = random_net(&[5, 7, 6, 3], 1.5, 3, 11);
+    let mut r = rng(12);
+    let mut states = States::with_input(&net, x.view()).unwrap();
+    for l in &mut states.layers[1..] {
+        l.mapv_inplace(|_| r.random_range(-0.2..1.2));
+    }
+    let mut relaxer = Relaxer::new(&net, 3, 0);
+    relaxer.set_input(&net, x.view()).unwrap();
+    let outputs = [
+        Output::Free,
+        Output::Nudged { beta: 0.7, target: d.view(), cost: CostKind::Squared },
+        Output::Clamped { target: d.view() },
+    ];
+    for rule in [UpdateRuleKind::ProjectedGradient, UpdateRuleKind::LeakyIntegrator] {
+        let dynamics = Dynamics { rule, ..Dynamics::projected(0.5) };
+        for out in &outputs {
+            let fast = relaxer.residual(&net, &states, out, &dynamics).unwrap();
+            let reference = dynamics.residual(&net, &states, out);
+            assert!((fast - reference).abs() < 1e-12 * (1.0 + reference), "{fast} {reference}");
+        }
+    }
+    // relax_to_residual stops at the first step whose state has residual <= tol.
+    let out = Output::Free;
+    for schedule in [Schedule::Synchronous, Schedule::Alternating] {
+        let dynamics = Dynamics::projected(0.5).with_schedule(schedule);
+        let mut a = states.clone();
+        let res = relaxer.relax_to_residual(&net, &mut a, &out, &dynamics, 1e-6, 5000).unwrap();
+        assert!(res.converged && res.steps > 1, "{res:?}");
+        let mut b = states.clone();
+        for _ in 0..res.steps - 1 {
+            relaxer.step(&net, &mut b, &out, &dynamics).unwrap();
+        }
+        assert!(dynamics.residual(&net, &b, &out) > 1e-6);
+        relaxer.step(&net, &mut b, &out, &dynamics).unwrap();
+        assert_eq!(a, b);
+        assert!(dynamics.residual(&net, &b, &out) <= 1e-6);
+    }
+}
+
+/// [`random_net`] with smaller weights and biases shifted up, so that most units are inside
+/// the box.
+fn mid_range_net(
+    sizes: &[usize],
+    batch: usize,
+    seed: u64,
+) -> (LayeredNet<f64>, Array2<f64>, Array2<f64>) {
+    let (mut net, x, d) = random_net(sizes, 0.6, batch, seed);
+    net.biases.iter_mut().for_each(|b| *b += 0.3);
+    (net, x, d)
+}
+
+/// A tight free fixed point (alternating schedule, residual <= 1e-14; eps 1 is exact
+/// block-coordinate descent for the hard sigmoid, the sigmoid needs a smaller step).
+fn tight_fixed_point(net: &LayeredNet<f64>, start: &States<f64>) -> States<f64> {
+    let mut states = start.clone();
+    let mut relaxer = Relaxer::new(net, states.batch(), 0);
+    relaxer.set_input(net, states.layers[0].view()).unwrap();
+    let eps = if matches!(net.rho, Rho::HardSigmoid { .. }) { 1.0 } else { 0.5 };
+    let dynamics = Dynamics::projected(eps).with_schedule(Schedule::Alternating);
+    let res = relaxer
+        .relax_to_residual(net, &mut states, &Output::Free, &dynamics, 1e-14, 100_000)
+        .unwrap();
+    assert!(res.converged, "{res:?}");
+    states
+}
+
+fn mean_cost(net: &LayeredNet<f64>, start: &States<f64>, d: &Array2<f64>, kind: CostKind) -> f64 {
+    let fixed = tight_fixed_point(net, start);
+    energy::cost(fixed.output(), d.view(), kind).mean().unwrap()
+}
+
+#[test]
+fn true_gradient_matches_finite_differences_of_the_fixed_point_loss() {
+    for (seed, rho, kind) in [
+        (21, Rho::default(), CostKind::HalfSquared),
+        (22, Rho::default(), CostKind::Squared),
+        (23, Rho::Sigmoid { centre: 0.5 }, CostKind::HalfSquared),
+    ] {
+        let (mut net, x, d) = mid_range_net(&[5, 4, 3, 2], 3, seed);
+        net.rho = rho;
+        let fixed = tight_fixed_point(&net, &States::with_input(&net, x.view()).unwrap());
+        let truth = gradient::true_gradient(&net, &fixed, d.view(), kind, 1e-13, 1000).unwrap();
+        if rho == Rho::default() {
+            // Some units sit at a bound, so the restriction to the free units is exercised.
+            let f = truth.interior_fraction;
+            assert!(f < 1.0 && f > 0.3, "seed {seed}: interior fraction {f}");
+        }
+        let h = 1e-6;
+        let fd = |perturb: &dyn Fn(&mut LayeredNet<f64>, f64)| {
+            let (mut plus, mut minus) = (net.clone(), net.clone());
+            perturb(&mut plus, h);
+            perturb(&mut minus, -h);
+            (mean_cost(&plus, &fixed, &d, kind) - mean_cost(&minus, &fixed, &d, kind)) / (2.0 * h)
+        };
+        for k in 0..net.depth() {
+            for ((i, j), &g) in truth.grad.weights[k].indexed_iter() {
+                let num = fd(&|n, e| n.weights[k][(i, j)] += e);
+                assert!((num - g).abs() < 1e-7 + 1e-5 * g.abs(), "W{k}[{i},{j}]: {num} vs {g}");
+            }
+            for (j, &g) in truth.grad.biases[k].indexed_iter() {
+                let num = fd(&|n, e| n.biases[k][j] += e);
+                assert!((num - g).abs() < 1e-7 + 1e-5 * g.abs(), "b{k}[{j}]: {num} vs {g}");
+            }
+        }
+    }
+}
+
+#[test]
+fn true_gradient_of_a_single_layer_is_the_delta_rule() {
+    // No hidden layer: y* = clip(rho(x) W + b), so dL/dW = rho(x)^T ((y* - d) 1[0 < y* < 1]) / n.
+    let (net, x, d) = random_net(&[6, 4], 1.5, 5, 31);
+    let fixed = tight_fixed_point(&net, &States::with_input(&net, x.view()).unwrap());
+    let y = fixed.output();
+    let delta = Array2::from_shape_fn(y.dim(), |(b, j)| {
+        let v = y[(b, j)];
+        if v > 0.0 && v < 1.0 { (v - d[(b, j)]) / 5.0 } else { 0.0 }
+    });
+    let expected = x.mapv(|v| v.clamp(0.0, 1.0)).t().dot(&delta);
+    let truth =
+        gradient::true_gradient(&net, &fixed, d.view(), CostKind::HalfSquared, 1e-14, 10).unwrap();
+    assert!(delta.iter().any(|&v| v == 0.0), "some outputs should saturate");
+    let err = (&truth.grad.weights[0] - &expected).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+    assert!(err < 1e-12, "{err}");
+    assert!(truth.iterations <= 1);
+}
+
+#[test]
+fn centred_ep_with_small_beta_matches_the_true_gradient() {
+    let (net, x, d) = mid_range_net(&[6, 5, 4, 3], 4, 41);
+    let fixed = tight_fixed_point(&net, &States::with_input(&net, x.view()).unwrap());
+    let truth = gradient::true_gradient(&net, &fixed, d.view(), CostKind::HalfSquared, 1e-13, 1000)
+        .unwrap();
+    let nudged = |beta: f64| {
+        let mut s = fixed.clone();
+        let out = Output::Nudged { beta, target: d.view(), cost: CostKind::HalfSquared };
+        let dynamics = Dynamics::projected(0.5).with_schedule(Schedule::Alternating);
+        let mut relaxer = Relaxer::new(&net, 4, 0);
+        relaxer.set_input(&net, x.view()).unwrap();
+        assert!(
+            relaxer
+                .relax_to_residual(&net, &mut s, &out, &dynamics, 1e-14, 100_000)
+                .unwrap()
+                .converged
+        );
+        s
+    };
+    let beta = 1e-4;
+    let centred = gradient::ep_estimate(&net, &nudged(beta), &nudged(-beta), 2.0 * beta);
+    let one_sided = gradient::ep_estimate(&net, &nudged(beta), &fixed, beta);
+    for k in 0..net.depth() {
+        let (c, r) = analysis::compare_flat(&centred.layer(k), &truth.grad.layer(k));
+        assert!(c > 1.0 - 1e-8 && (r - 1.0).abs() < 1e-4, "centred layer {k}: {c} {r}");
+        let (c, r) = analysis::compare_flat(&one_sided.layer(k), &truth.grad.layer(k));
+        assert!(c > 0.999 && (r - 1.0).abs() < 1e-2, "one-sided layer {k}: {c} {r}");
+    }
+}
+
+#[test]
+fn gradient_fidelity_experiment_shows_centred_accuracy_and_one_sided_bias() {
+    let mut r = rng(51);
+    let x = Array2::from_shape_fn((6, 12), |_| r.random_range(0.0..1.0));
+    let mut target = Array2::zeros((6, 4));
+    for b in 0..6 {
+        target[(b, b % 4)] = 1.0;
+    }
+    let settings = gradcheck::GradcheckSettings {
+        hidden_layers: vec![1, 2],
+        hidden_size: 8,
+        betas: vec![1e-3, 0.1, 1.0],
+        weight_scale: 0.7,
+        tolerance: 1e-12,
+        max_steps: 100_000,
+        dynamics: Dynamics::projected(1.0).with_schedule(Schedule::Alternating),
+        cost: CostKind::HalfSquared,
+    };
+    let (rows, depths) =
+        gradcheck::gradient_fidelity(&settings, x.view(), target.view(), 3).unwrap();
+    assert_eq!(rows.len(), (2 + 3) * 3 * 2);
+    assert!(depths.iter().all(|d| d.free_residual <= 1e-12));
+    for r in &rows {
+        if r.beta == 1e-3 && r.nudging == "centred" {
+            assert!(r.cosine > 0.9999 && (r.norm_ratio - 1.0).abs() < 1e-3, "{r:?}");
+        }
+    }
+    // The one-sided bias grows with beta: the relative error at beta 1 exceeds that at 1e-3.
+    let err = |h: usize, k: usize, beta: f64, nudging: &str| {
+        rows.iter()
+            .find(|r| {
+                r.hidden_layers == h && r.layer == k && r.beta == beta && r.nudging == nudging
+            })
+            .unwrap()
+            .relative_error
+    };
+    for h in [1, 2] {
+        for k in 0..=h {
+            assert!(err(h, k, 1.0, "one-sided") > err(h, k, 1e-3, "one-sided"));
+            // Centred nudging removes the first-order bias.
+            assert!(err(h, k, 1e-3, "centred") < 0.1 * err(h, k, 1e-3, "one-sided"));
+        }
+    }
+}
+
+#[test]
+fn both_schedules_count_steps_to_the_same_fixed_point() {
+    let (net, x, _) = mid_range_net(&[10, 8, 8, 8, 4], 5, 61);
+    let choices = [(Schedule::Synchronous, 0.5), (Schedule::Alternating, 1.0)];
+    let out = convergence::steps_to_residual(&net, x.view(), &choices, 1e-10, 10_000).unwrap();
+    for (row, states) in &out {
+        assert!(row.converged && row.residual <= 1e-10, "{row:?}");
+        let dynamics = Dynamics::projected(0.5);
+        assert!(dynamics.residual(&net, states, &Output::Free) <= 1e-10);
+    }
+    let diff = (out[0].1.output() - out[1].1.output()).mapv(f64::abs);
+    assert!(diff.fold(0.0f64, |m, &v| m.max(v)) < 1e-8);
+    assert!(out[1].0.steps < out[0].0.steps, "{:?} {:?}", out[0].0, out[1].0);
 }

@@ -61,6 +61,7 @@ pub fn dynamics(config: &ValidConfig) -> Dynamics {
         rule: config.dynamics.rule,
         epsilon: config.dynamics.epsilon,
         noise_std: config.dynamics.noise_std,
+        schedule: config.dynamics.schedule,
     }
 }
 

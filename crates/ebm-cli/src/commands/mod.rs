@@ -3,6 +3,7 @@
 mod compare;
 mod config;
 mod data;
+mod gradcheck;
 mod propagate;
 mod stdp;
 mod train;
@@ -18,6 +19,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(cmd) => data::run(cmd),
         Command::Stdp(args) => stdp::run(args, &cli.global),
         Command::Propagate => propagate::run(&cli.global),
+        Command::Gradcheck(args) => gradcheck::run(args, &cli.global),
+        Command::RelaxSteps(args) => gradcheck::relax_steps(args, &cli.global),
         Command::Train(args) => train::run(args, &cli.global),
         Command::Eval(args) => train::eval(args, &cli.global),
         Command::Compare(args) => compare::run(args, &cli.global),

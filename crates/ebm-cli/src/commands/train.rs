@@ -166,7 +166,10 @@ fn write_results(
     Ok(())
 }
 
-fn load_data(dir: Option<&Path>, config: &ebm_config::ValidConfig) -> Result<(Mnist, String)> {
+pub(super) fn load_data(
+    dir: Option<&Path>,
+    config: &ebm_config::ValidConfig,
+) -> Result<(Mnist, String)> {
     let mut data_config = config.data.clone();
     if let Some(dir) = dir {
         data_config.dir = Some(dir.to_owned());

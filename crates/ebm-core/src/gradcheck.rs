@@ -1,0 +1,204 @@
+//! The gradient-fidelity experiment: how close is the equilibrium-propagation update to the
+//! true gradient of the loss at the free fixed point (Scellier & Bengio, arXiv:1602.05179,
+//! Theorem 1; the check of Ernoult et al. 2019), per layer, as beta varies, one-sided
+//! (`s^beta` against `s^0`) and centred (`s^beta` against `s^(-beta)`, Laborieux et al. 2021).
+//!
+//! For each depth: a network `784 - h x hidden_layers - 10` (weights `weight_scale` x
+//! Glorot-uniform from the seed, zero biases), the free fixed point of the given inputs relaxed
+//! to a tight projected residual in f64, the true gradient ([`crate::gradient::true_gradient`]),
+//! and for every beta the nudged fixed points at `+beta` and `-beta` relaxed from the free one
+//! to the same residual. Each layer's parameters `(W_k, b_k)` are compared as one vector.
+
+use ebm_config::CostKind;
+use ndarray::ArrayView2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::analysis::compare_flat;
+use crate::gradient::{ParamGrad, ep_estimate, true_gradient};
+use crate::{CoreError, Dynamics, LayeredNet, Output, Relaxer, Rho, States};
+
+/// Settings of the experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradcheckSettings {
+    /// Numbers of hidden layers.
+    pub hidden_layers: Vec<usize>,
+    /// Units per hidden layer.
+    pub hidden_size: usize,
+    /// Nudging strengths.
+    pub betas: Vec<f64>,
+    /// Weight scale relative to Glorot-uniform.
+    pub weight_scale: f64,
+    /// Projected-residual tolerance of every fixed point.
+    pub tolerance: f64,
+    /// Step budget of every relaxation.
+    pub max_steps: usize,
+    /// The relaxation (projected rule; its step and schedule do not change the fixed points).
+    pub dynamics: Dynamics,
+    /// The cost `C`.
+    pub cost: CostKind,
+}
+
+impl GradcheckSettings {
+    /// From the config's `[gradcheck]` section and the training cost.
+    pub fn from_config(c: &ebm_config::GradcheckConfig, cost: CostKind) -> Self {
+        Self {
+            hidden_layers: c.hidden_layers.clone(),
+            hidden_size: c.hidden_size,
+            betas: c.betas.clone(),
+            weight_scale: c.weight_scale,
+            tolerance: c.tolerance,
+            max_steps: c.max_steps,
+            dynamics: Dynamics::projected(c.epsilon).with_schedule(c.schedule),
+            cost,
+        }
+    }
+}
+
+/// One comparison: a layer's EP estimate at one beta against the true gradient.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GradcheckRow {
+    /// Hidden layers of the network.
+    pub hidden_layers: usize,
+    /// Weight layer `k` (between layers `k` and `k+1`; 0 = input to first hidden), with its
+    /// bias `b_k`.
+    pub layer: usize,
+    /// Nudging strength.
+    pub beta: f64,
+    /// `one-sided` or `centred`.
+    pub nudging: &'static str,
+    /// Cosine between the EP estimate and the true gradient.
+    pub cosine: f64,
+    /// `|EP estimate| / |true gradient|`.
+    pub norm_ratio: f64,
+    /// `|EP estimate - true gradient| / |true gradient|`.
+    pub relative_error: f64,
+    /// `|true gradient|` of the layer.
+    pub true_norm: f64,
+    /// Largest projected residual of the nudged fixed points used.
+    pub nudged_residual: f64,
+}
+
+/// Per-depth facts about the free fixed point and the solve.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GradcheckDepth {
+    /// Hidden layers.
+    pub hidden_layers: usize,
+    /// Layer sizes.
+    pub sizes: Vec<usize>,
+    /// Projected residual of the free fixed point.
+    pub free_residual: f64,
+    /// Steps the free phase took.
+    pub free_steps: usize,
+    /// Fraction of units strictly inside the box at the free fixed point.
+    pub interior_fraction: f64,
+    /// Conjugate-gradient iterations of the adjoint solve.
+    pub cg_iterations: usize,
+    /// Its relative residual.
+    pub cg_residual: f64,
+    /// Mean cost at the free fixed point.
+    pub mean_cost: f64,
+}
+
+/// Run the experiment on inputs `x` (`(n, 784)`) with targets `target` (`(n, 10)`).
+pub fn gradient_fidelity(
+    settings: &GradcheckSettings,
+    x: ArrayView2<'_, f64>,
+    target: ArrayView2<'_, f64>,
+    seed: u64,
+) -> Result<(Vec<GradcheckRow>, Vec<GradcheckDepth>), CoreError> {
+    let mut rows = Vec::new();
+    let mut depths = Vec::new();
+    for &hidden in &settings.hidden_layers {
+        let mut sizes = vec![x.ncols()];
+        sizes.extend(std::iter::repeat_n(settings.hidden_size, hidden));
+        sizes.push(target.ncols());
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(hidden as u64);
+        let net = LayeredNet::<f64>::scaled_uniform(
+            &sizes,
+            Rho::default(),
+            settings.weight_scale,
+            &mut rng,
+        )?;
+        let (r, d) = one_depth(settings, &net, x, target, hidden)?;
+        rows.extend(r);
+        depths.push(d);
+    }
+    Ok((rows, depths))
+}
+
+fn one_depth(
+    s: &GradcheckSettings,
+    net: &LayeredNet<f64>,
+    x: ArrayView2<'_, f64>,
+    target: ArrayView2<'_, f64>,
+    hidden: usize,
+) -> Result<(Vec<GradcheckRow>, GradcheckDepth), CoreError> {
+    let mut relaxer = Relaxer::new(net, x.nrows(), 0);
+    relaxer.set_input(net, x)?;
+    let mut free = States::with_input(net, x)?;
+    let relaxed = relaxer.relax_to_residual(
+        net,
+        &mut free,
+        &Output::Free,
+        &s.dynamics,
+        s.tolerance,
+        s.max_steps,
+    )?;
+    let truth = true_gradient(net, &free, target, s.cost, 1e-12, 10_000)?;
+    let depth_info = GradcheckDepth {
+        hidden_layers: hidden,
+        sizes: net.sizes(),
+        free_residual: relaxed.last_delta,
+        free_steps: relaxed.steps,
+        interior_fraction: truth.interior_fraction,
+        cg_iterations: truth.iterations,
+        cg_residual: truth.solve_residual,
+        mean_cost: crate::energy::cost(free.output(), target, s.cost).mean().unwrap_or(0.0),
+    };
+    let mut rows = Vec::new();
+    for &beta in &s.betas {
+        let mut nudged = |b: f64| -> Result<(States<f64>, f64), CoreError> {
+            let mut st = free.clone();
+            let out = Output::Nudged { beta: b, target, cost: s.cost };
+            let r = relaxer.relax_to_residual(
+                net,
+                &mut st,
+                &out,
+                &s.dynamics,
+                s.tolerance,
+                s.max_steps,
+            )?;
+            Ok((st, r.last_delta))
+        };
+        let (plus, r_plus) = nudged(beta)?;
+        let (minus, r_minus) = nudged(-beta)?;
+        let estimates: [(&'static str, ParamGrad, f64); 2] = [
+            ("one-sided", ep_estimate(net, &plus, &free, beta), r_plus),
+            ("centred", ep_estimate(net, &plus, &minus, 2.0 * beta), r_plus.max(r_minus)),
+        ];
+        for (nudging, estimate, nudged_residual) in estimates {
+            for k in 0..net.depth() {
+                let (est, tru) = (estimate.layer(k), truth.grad.layer(k));
+                let (cosine, norm_ratio) = compare_flat(&est, &tru);
+                let diff: Vec<f64> = est.iter().zip(&tru).map(|(a, b)| a - b).collect();
+                let (_, relative_error) = compare_flat(&diff, &tru);
+                let true_norm = tru.iter().map(|v| v * v).sum::<f64>().sqrt();
+                rows.push(GradcheckRow {
+                    hidden_layers: hidden,
+                    layer: k,
+                    beta,
+                    nudging,
+                    cosine,
+                    norm_ratio,
+                    relative_error,
+                    true_norm,
+                    nudged_residual,
+                });
+            }
+        }
+    }
+    Ok((rows, depth_info))
+}
