@@ -156,6 +156,9 @@ pub struct TrainingConfig {
     pub data_order: DataOrder,
     /// Write a checkpoint every this many epochs (0 = only at the end).
     pub checkpoint_every: usize,
+    /// Also write a checkpoint every this many minibatches within an epoch (0 = never), so
+    /// that a killed run loses at most that many minibatches.
+    pub checkpoint_every_batches: usize,
 }
 
 impl Default for TrainingConfig {
@@ -170,6 +173,7 @@ impl Default for TrainingConfig {
             persistent_particles: true,
             data_order: DataOrder::Fixed,
             checkpoint_every: 1,
+            checkpoint_every_batches: 0,
         }
     }
 }
