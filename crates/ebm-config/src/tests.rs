@@ -194,3 +194,43 @@ fn bad_config_corpus_gives_typed_errors_naming_key_and_value() {
     // epsilon = 1 is the closed end of (0, 1].
     Config::from_toml_str("[dynamics]\nepsilon = 1.0\n", "c.toml").unwrap().validate().unwrap();
 }
+
+proptest! {
+    /// Any values, valid or not (NaN, inf, subnormals, huge sizes, every enum variant), print
+    /// to TOML that reads back to the same config (compared as text: NaN != NaN).
+    #[test]
+    fn toml_round_trip_of_arbitrary_values(
+        floats in proptest::collection::vec(any::<f64>(), 5),
+        alphas in proptest::collection::vec(any::<f64>(), 0..5),
+        layers in proptest::collection::vec(0usize..=i64::MAX as usize, 0..6),
+        sizes in proptest::collection::vec(0usize..=i64::MAX as usize, 4),
+        flags in proptest::collection::vec(any::<bool>(), 6),
+        train_limit in proptest::option::of(0usize..1 << 40),
+    ) {
+        let mut c = Config::default();
+        c.dynamics.epsilon = floats[0];
+        c.training.beta = floats[1];
+        c.dynamics.noise_std = floats[2];
+        c.model.rho.beta1 = floats[3];
+        c.stdp.tau_plus = floats[4];
+        c.training.alphas = alphas;
+        c.model.layers = layers;
+        c.training.batch_size = sizes[0];
+        c.training.epochs = sizes[1];
+        c.training.checkpoint_every_batches = sizes[2];
+        c.dynamics.free_steps = sizes[3];
+        c.data.train_limit = train_limit;
+        c.training.persistent_particles = flags[0];
+        c.model.rho.kind = if flags[1] { RhoKind::Sigmoid } else { RhoKind::HardSigmoid };
+        c.dynamics.rule =
+            if flags[2] { UpdateRuleKind::LeakyIntegrator } else { UpdateRuleKind::ProjectedGradient };
+        c.training.beta_sign = if flags[3] { BetaSign::Centred } else { BetaSign::Random };
+        c.training.cost = if flags[4] { CostKind::Squared } else { CostKind::HalfSquared };
+        c.training.data_order = if flags[5] { DataOrder::Shuffled } else { DataOrder::Fixed };
+        let text = c.to_toml_string();
+        let back = Config::from_toml_str(&text, "prop").unwrap();
+        prop_assert_eq!(back.to_toml_string(), text);
+        // validate() decides without panicking either way
+        let _ = back.validate();
+    }
+}
