@@ -161,29 +161,32 @@ fn kill_9_at_several_points_then_resume_gives_identical_weights() {
 #[test]
 fn sigint_finishes_the_minibatch_saves_and_exits_130() {
     let reference = reference();
-    let work = tempfile::tempdir().unwrap();
-    // Many epochs: the run is certainly still going when SIGINT arrives.
-    let mut child = spawn_train(work.path(), &["--set", "training.epochs=1000"]);
-    let log = signal_after(&mut child, "checkpoint: 0 epochs + 5 minibatches done", "INT");
-    let status = child.wait().unwrap();
-    let text = log.join("\n");
-    assert_eq!(status.code(), Some(130), "{text}");
-    assert!(
-        text.contains("error: interrupted; state saved to run (continue with --resume)"),
-        "{text}"
-    );
-    assert!(!text.contains("panicked"), "{text}");
-    // The state saved on SIGINT is at a minibatch boundary at or after the one seen.
-    let (epochs, batches) = last_checkpoint(&log).unwrap();
-    assert!((epochs, batches) >= (0, 5) && epochs < 3, "({epochs}, {batches})");
-    let run = work.path().join("run");
-    for f in ["checkpoint.npz", "summary.json", "metrics.csv"] {
-        assert!(run.join(f).exists(), "{f} missing after SIGINT");
+    // SIGTERM (e.g. from a job scheduler) is handled the same way.
+    for signal in ["INT", "TERM"] {
+        let work = tempfile::tempdir().unwrap();
+        // Many epochs: the run is certainly still going when the signal arrives.
+        let mut child = spawn_train(work.path(), &["--set", "training.epochs=1000"]);
+        let log = signal_after(&mut child, "checkpoint: 0 epochs + 5 minibatches done", signal);
+        let status = child.wait().unwrap();
+        let text = log.join("\n");
+        assert_eq!(status.code(), Some(130), "{signal}: {text}");
+        assert!(
+            text.contains("error: interrupted; state saved to run (continue with --resume)"),
+            "{signal}: {text}"
+        );
+        assert!(!text.contains("panicked"), "{text}");
+        // The state saved on the signal is at a minibatch boundary at or after the one seen.
+        let (epochs, batches) = last_checkpoint(&log).unwrap();
+        assert!((epochs, batches) >= (0, 5) && epochs < 3, "{signal}: ({epochs}, {batches})");
+        let run = work.path().join("run");
+        for f in ["checkpoint.npz", "summary.json", "metrics.csv"] {
+            assert!(run.join(f).exists(), "{f} missing after SIG{signal}");
+        }
+        assert!(stale_temp_files(&run).is_empty());
+        // Continuing to the reference's 3 epochs gives its weights.
+        let resume = ["-q", "train", "--resume", "run", "--set", "training.epochs=3"];
+        let out = run_in(work.path(), &resume);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(arrays(&run) == *reference, "{signal}: resumed run ends with different weights");
     }
-    assert!(stale_temp_files(&run).is_empty());
-    // Continuing to the reference's 3 epochs gives its weights.
-    let out =
-        run_in(work.path(), &["-q", "train", "--resume", "run", "--set", "training.epochs=3"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(arrays(&run) == *reference, "resumed run ends with different weights");
 }
