@@ -13,6 +13,20 @@ pub fn ebm_path() -> PathBuf {
     BUILD.call_once(|| {
         let mut cmd = Command::new(env!("CARGO"));
         cmd.args(["build", "--quiet", "--package", "ebm-cli", "--bin", "ebm"]);
+        // `cargo test` gives this process the test package's CARGO_PKG_* / CARGO_MANIFEST_*
+        // variables; build scripts that watch them (ring's) would then rerun, and every
+        // alternation with a plain `cargo build` would rebuild the TLS stack and the binary.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            let from_cargo_test = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_"]
+                .iter()
+                .any(|p| key.starts_with(p))
+                || key == "CARGO_PRIMARY_PACKAGE"
+                || key == "CARGO_TARGET_TMPDIR";
+            if from_cargo_test {
+                cmd.env_remove(key.as_ref());
+            }
+        }
         if dir.ends_with("release") {
             cmd.arg("--release");
         }

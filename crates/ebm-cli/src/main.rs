@@ -2,8 +2,8 @@
 //!
 //! A thin edge: it parses arguments, builds and validates the configuration, calls the library
 //! crates, and writes results (`summary.json`, `metrics.csv`, SVG plots) under `--out`. It owns
-//! logging, progress bars and exit codes: 0 success, 2 bad input or configuration, 1 internal
-//! error, 130 interrupted.
+//! logging, progress bars and exit codes: 0 success, 2 bad input or configuration (or a
+//! diverging run), 1 internal error, 130 interrupted.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 

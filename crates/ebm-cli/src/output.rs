@@ -37,27 +37,56 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 #[derive(Debug)]
 pub struct OutDir {
     path: PathBuf,
+    /// Whether this run created the directory (so it may remove it again while empty).
+    created: bool,
 }
 
 impl OutDir {
-    /// Create (or, with `force`, reuse) the directory; refuse a non-empty one without `force`.
-    pub fn create(path: &Path, force: bool) -> anyhow::Result<Self> {
-        if path.exists() {
-            let non_empty = std::fs::read_dir(path)
-                .with_context(|| format!("cannot read results directory {}", path.display()))?
-                .next()
-                .is_some();
-            if non_empty && !force {
-                return Err(UserError(format!(
-                    "results directory {} already exists and is not empty (use --force to replace its files)",
-                    path.display()
-                ))
-                .into());
+    /// Refuse a non-empty directory without `force`, creating nothing. Temporary files left by
+    /// a killed run ([`trainer::data::idx::TEMP_PREFIX`]) are removed first and do not count.
+    pub fn check(path: &Path, force: bool) -> anyhow::Result<()> {
+        if !path.exists() {
+            return Ok(());
+        }
+        let entries = std::fs::read_dir(path)
+            .with_context(|| format!("cannot read results directory {}", path.display()))?;
+        let mut non_empty = false;
+        for entry in entries {
+            let entry = entry
+                .with_context(|| format!("cannot read results directory {}", path.display()))?;
+            if entry.file_name().to_string_lossy().starts_with(trainer::data::idx::TEMP_PREFIX) {
+                std::fs::remove_file(entry.path()).with_context(|| {
+                    format!("cannot remove stale temporary file {}", entry.path().display())
+                })?;
+            } else {
+                non_empty = true;
             }
         }
+        if non_empty && !force {
+            return Err(UserError(format!(
+                "results directory {} already exists and is not empty (use --force to replace its files)",
+                path.display()
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Create (or, with `force`, reuse) the directory; refuse a non-empty one without `force`.
+    pub fn create(path: &Path, force: bool) -> anyhow::Result<Self> {
+        Self::check(path, force)?;
+        let created = !path.exists();
         std::fs::create_dir_all(path)
             .with_context(|| format!("cannot create results directory {}", path.display()))?;
-        Ok(Self { path: path.to_owned() })
+        Ok(Self { path: path.to_owned(), created })
+    }
+
+    /// Remove the directory if this run created it and nothing was written to it (after a
+    /// failure, so that no empty results directory is left behind).
+    pub fn remove_if_unused(&self) {
+        if self.created && std::fs::read_dir(&self.path).is_ok_and(|mut d| d.next().is_none()) {
+            let _ = std::fs::remove_dir(&self.path);
+        }
     }
 
     /// The directory.

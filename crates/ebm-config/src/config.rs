@@ -182,6 +182,9 @@ pub struct TrainingConfig {
     /// The weight update: the two-point contrastive update, or its local-in-time forms
     /// accumulated along the nudged trajectory (Eq 3.18, Eq 4.1 of Bengio et al. 2017).
     pub rule: LearningRule,
+    /// Also write a checkpoint every this many minibatches within an epoch (0 = never), so
+    /// that a killed run loses at most that many minibatches.
+    pub checkpoint_every_batches: usize,
 }
 
 impl Default for TrainingConfig {
@@ -197,6 +200,7 @@ impl Default for TrainingConfig {
             data_order: DataOrder::Fixed,
             checkpoint_every: 1,
             rule: LearningRule::Contrastive,
+            checkpoint_every_batches: 0,
         }
     }
 }

@@ -22,7 +22,7 @@ pub enum CoreError {
         step: usize,
     },
     /// A NaN or infinity in the parameters.
-    #[error("non-finite {what} in layer {layer}")]
+    #[error("non-finite {what} in weight layer {layer}")]
     NonFiniteParameter {
         /// `weights` or `biases`.
         what: &'static str,

@@ -42,10 +42,9 @@ fn bad(path: &Path, reason: impl Into<String>) -> TrainError {
 
 /// Write `state` to `path` atomically.
 pub fn save(path: &Path, state: &TrainState) -> Result<(), TrainError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let write_err = |e: std::io::Error| TrainError::Write { path: path.to_owned(), source: e };
     let npz_err = |e: ndarray_npy::WriteNpzError| bad(path, format!("cannot write: {e}"));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
+    let tmp = crate::data::idx::temp_file_beside(path).map_err(write_err)?;
     {
         let mut npz = NpzWriter::new(BufWriter::new(tmp.as_file()));
         for (k, (w, b)) in state.net.weights.iter().zip(&state.net.biases).enumerate() {
@@ -76,6 +75,7 @@ pub fn save(path: &Path, state: &TrainState) -> Result<(), TrainError> {
             .sync_all()
             .map_err(write_err)?;
     }
+    crate::data::idx::readable_by_all(tmp.as_file()).map_err(write_err)?;
     tmp.persist(path).map_err(|e| write_err(e.error))?;
     Ok(())
 }

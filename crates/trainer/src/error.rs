@@ -23,15 +23,20 @@ pub enum TrainError {
         /// What the data has.
         reason: String,
     },
-    /// A NaN or infinity appeared during training.
-    #[error("non-finite values at epoch {epoch}, minibatch {batch}: {source}")]
+    /// A NaN or infinity appeared during training: in the states during a relaxation (the
+    /// source names the layer and step) or in the parameters right after a minibatch's update
+    /// (the source names the weight layer). The run stops; nothing is saved after it.
+    #[error(
+        "training diverged: non-finite values at epoch {epoch}, minibatch {batch}: {fault} (lower training.alphas or dynamics.epsilon)"
+    )]
     Diverged {
         /// Epoch (1-based).
         epoch: usize,
         /// Minibatch (1-based) within the epoch.
         batch: usize,
-        /// Where it appeared.
-        source: ebm_core::CoreError,
+        /// Where it appeared (part of the message, so not a `source`: printing the error
+        /// chain does not repeat it).
+        fault: ebm_core::CoreError,
     },
     /// A checkpoint could not be read or does not fit.
     #[error("checkpoint {path}: {reason}")]
@@ -52,11 +57,15 @@ pub enum TrainError {
 }
 
 impl TrainError {
-    /// Whether the error is caused by bad input (data, config, checkpoint) rather than a bug.
+    /// Whether the error is caused by bad input (data, config, checkpoint, or a configuration
+    /// whose training diverges) rather than a bug.
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            TrainError::Data(_) | TrainError::ConfigMismatch { .. } | TrainError::Checkpoint { .. }
+            TrainError::Data(_)
+                | TrainError::ConfigMismatch { .. }
+                | TrainError::Checkpoint { .. }
+                | TrainError::Diverged { .. }
         )
     }
 }

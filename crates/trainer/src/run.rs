@@ -144,6 +144,11 @@ pub fn check_data(config: &ValidConfig, data: &Mnist) -> Result<(), TrainError> 
 pub trait Observer {
     /// A minibatch finished (`batch` of `total`, 1-based) in epoch `epoch` (1-based).
     fn on_batch(&mut self, _epoch: usize, _batch: usize, _total: usize) {}
+    /// Called after [`Observer::on_batch`] with the state after the minibatch (its weights are
+    /// finite), e.g. to write a checkpoint every N minibatches; an error stops the run.
+    fn after_batch(&mut self, _state: &TrainState) -> Result<(), TrainError> {
+        Ok(())
+    }
     /// An epoch finished.
     fn on_epoch(&mut self, _metrics: &EpochMetrics, _state: &TrainState) -> Result<(), TrainError> {
         Ok(())
@@ -212,10 +217,11 @@ pub fn train(
                 epoch,
                 b,
             )
-            .map_err(|source| TrainError::Diverged {
+            .and_then(|stats| state.net.check_finite().map(|()| stats))
+            .map_err(|fault| TrainError::Diverged {
                 epoch: epoch + 1,
                 batch: b + 1,
-                source,
+                fault,
             })?;
             let p = &mut state.partial;
             p.errors += stats.errors;
@@ -225,12 +231,8 @@ pub fn train(
             p.seconds += start.elapsed().as_secs_f64();
             state.batch = b + 1;
             observer.on_batch(epoch + 1, b + 1, total);
+            observer.after_batch(state)?;
         }
-        state.net.check_finite().map_err(|source| TrainError::Diverged {
-            epoch: epoch + 1,
-            batch: total,
-            source,
-        })?;
         let metrics = end_of_epoch(state, data)?;
         state.history.push(metrics.clone());
         state.epoch += 1;

@@ -202,3 +202,197 @@ fn learning_reduces_the_error() {
     assert!(h[2].train_error_running < h[0].train_error_running, "{h:?}");
     assert!(h[2].test_error < 0.3, "{h:?}");
 }
+
+// ---- numerical faults (issue 6) ----
+
+#[test]
+fn nan_weight_is_caught_in_the_first_relaxation_naming_the_layer() {
+    let config = small_config(|_| {});
+    let data = small_data();
+    let mut state = TrainState::new(config, &data).unwrap();
+    state.net.weights[1][(3, 4)] = f32::NAN;
+    let err = train(&mut state, &data, &mut Silent).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            crate::TrainError::Diverged {
+                epoch: 1,
+                batch: 1,
+                fault: ebm_core::CoreError::NonFiniteState { step: 1, .. }
+            }
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("epoch 1, minibatch 1") && msg.contains("layer"), "{msg}");
+    assert!(err.is_bad_input());
+    assert!(state.history.is_empty() && state.batch == 0, "no minibatch counted");
+}
+
+#[test]
+fn overflowing_learning_rate_stops_at_the_update_naming_the_weight_layer() {
+    // alpha = 1e39 is inf in f32: the first update of W1 is non-finite; W0's rate is sane.
+    let config = small_config(|c| c.training.alphas = vec![0.1, 1e39]);
+    let data = small_data();
+    let mut state = TrainState::new(config, &data).unwrap();
+    let err = train(&mut state, &data, &mut Silent).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            crate::TrainError::Diverged {
+                epoch: 1,
+                batch: 1,
+                fault: ebm_core::CoreError::NonFiniteParameter { what: "weights", layer: 1 }
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "training diverged: non-finite values at epoch 1, minibatch 1: non-finite weights in \
+         weight layer 1 (lower training.alphas or dynamics.epsilon)"
+    );
+}
+
+#[test]
+fn observer_after_batch_sees_every_minibatch_and_can_stop_the_run() {
+    struct Count(Vec<(usize, usize)>);
+    impl Observer for Count {
+        fn after_batch(&mut self, s: &TrainState) -> Result<(), crate::TrainError> {
+            s.net.check_finite()?;
+            self.0.push((s.epoch, s.batch));
+            if self.0.len() == 25 {
+                return Err(crate::TrainError::ConfigMismatch {
+                    field: "test",
+                    value: "25".into(),
+                    reason: "stop".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+    let data = small_data();
+    let mut state = TrainState::new(small_config(|_| {}), &data).unwrap();
+    let mut obs = Count(vec![]);
+    assert!(train(&mut state, &data, &mut obs).is_err());
+    assert_eq!(obs.0[..3], [(0, 1), (0, 2), (0, 3)]);
+    assert_eq!(obs.0[19..], [(0, 20), (1, 1), (1, 2), (1, 3), (1, 4), (1, 5)]);
+}
+
+// ---- bad checkpoints (issue 6) ----
+
+/// A one-epoch state of `small_config`, `edit`ed, then saved (`save` writes whatever the
+/// state holds, so the edits make bad checkpoints); returns the path and the data.
+fn saved_checkpoint(
+    dir: &std::path::Path,
+    edit: impl FnOnce(&mut TrainState),
+) -> (std::path::PathBuf, Mnist) {
+    let data = small_data();
+    let mut state = TrainState::new(small_config(|c| c.training.epochs = 1), &data).unwrap();
+    train(&mut state, &data, &mut Silent).unwrap();
+    edit(&mut state);
+    let path = dir.join(checkpoint::FILE_NAME);
+    checkpoint::save(&path, &state).unwrap();
+    (path, data)
+}
+
+/// The reason of a `Checkpoint` error.
+fn reason(err: crate::TrainError) -> String {
+    match err {
+        crate::TrainError::Checkpoint { reason, .. } => reason,
+        other => panic!("expected a Checkpoint error, got {other:?}"),
+    }
+}
+
+/// The reason of the `Checkpoint` error `load` and `load_net` give for the file.
+fn checkpoint_reason(path: &std::path::Path, data: &Mnist) -> String {
+    let from_load = reason(checkpoint::load(path, data, &[]).unwrap_err());
+    let from_load_net = checkpoint::load_net(path).map(|_| ()).map_err(reason);
+    // load_net reads only the network: it agrees whenever the fault is there.
+    if let Err(r) = from_load_net {
+        assert_eq!(r, from_load);
+    }
+    from_load
+}
+
+#[test]
+fn truncated_checkpoint_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, data) = saved_checkpoint(dir.path(), |_| {});
+    let bytes = std::fs::read(&path).unwrap();
+    for cut in [0, 10, bytes.len() / 2, bytes.len() - 10] {
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let err = checkpoint::load(&path, &data, &[]).unwrap_err();
+        assert!(err.is_bad_input(), "{cut}: {err}");
+        assert!(err.to_string().starts_with(&format!("checkpoint {}", path.display())), "{err}");
+        let reason = checkpoint_reason(&path, &data);
+        assert!(reason.starts_with("not a readable .npz file"), "{cut}: {reason}");
+    }
+}
+
+#[test]
+fn checkpoint_missing_an_array_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without the second bias, `save` writes neither W1 nor b1.
+    let (path, data) = saved_checkpoint(dir.path(), |s| {
+        s.net.biases.pop();
+    });
+    let reason = checkpoint_reason(&path, &data);
+    assert!(reason.starts_with("array `W1`"), "{reason}");
+    let (path, data) = saved_checkpoint(dir.path(), |s| {
+        s.test_particles.pop();
+    });
+    assert!(checkpoint_reason(&path, &data).starts_with("array `train_s2`"));
+}
+
+#[test]
+fn checkpoint_arrays_of_the_wrong_shape_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, data) =
+        saved_checkpoint(dir.path(), |s| s.net.weights[1] = s.net.weights[1].t().to_owned());
+    assert_eq!(
+        checkpoint_reason(&path, &data),
+        "array W1 has shape (10, 30), the config needs (30, 10)"
+    );
+    let (path, data) =
+        saved_checkpoint(dir.path(), |s| s.net.biases[0] = ndarray::Array1::zeros(3));
+    assert_eq!(
+        checkpoint_reason(&path, &data),
+        "array b0 has 3 entries, the config's architecture [784, 30, 10] needs 30"
+    );
+    // particles of another dataset size
+    let other = Mnist::embedded_limited(Limits { train: Some(100), test: Some(50) }).unwrap();
+    let (path, _) = saved_checkpoint(dir.path(), |_| {});
+    assert_eq!(
+        checkpoint_reason(&path, &other),
+        "array train_s1 has shape (200, 30), the config needs (100, 30)"
+    );
+}
+
+#[test]
+fn checkpoint_with_non_finite_weights_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, data) = saved_checkpoint(dir.path(), |s| s.net.weights[0][(0, 0)] = f32::INFINITY);
+    assert_eq!(checkpoint_reason(&path, &data), "non-finite weights in weight layer 0");
+}
+
+#[test]
+fn checkpoint_of_another_architecture_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, data) = saved_checkpoint(dir.path(), |_| {});
+    for (layers, alphas, expected) in [
+        ("[784, 31, 10]", "[0.1, 0.1]", "array W0 has shape (784, 30), the config needs (784, 31)"),
+        (
+            "[784, 30, 20, 10]",
+            "[0.1, 0.1, 0.1]",
+            "array W1 has shape (30, 10), the config needs (30, 20)",
+        ),
+    ] {
+        let overrides = [format!("model.layers={layers}"), format!("training.alphas={alphas}")];
+        assert_eq!(reason(checkpoint::load(&path, &data, &overrides).unwrap_err()), expected);
+    }
+    // Overrides that make the saved config invalid are named too.
+    let why =
+        reason(checkpoint::load(&path, &data, &["model.layers=[784,10]".into()]).unwrap_err());
+    assert!(why.contains("training.alphas has 2 entries"), "{why}");
+}

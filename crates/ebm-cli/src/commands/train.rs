@@ -15,7 +15,7 @@ use trainer::{Mnist, Outcome, TrainError};
 
 use crate::cli::{EvalArgs, GlobalOpts, TrainArgs};
 use crate::logging::progress_enabled;
-use crate::output::{Interrupted, OutDir, results_dir};
+use crate::output::{Interrupted, OutDir, UserError, results_dir};
 use crate::plot::{self, Chart, Series};
 
 #[derive(Serialize)]
@@ -41,9 +41,35 @@ struct CliObserver<'a> {
     preset: Option<&'a str>,
     data: String,
     started: Instant,
+    /// (epochs, minibatches) done at the last checkpoint on disk, if any.
+    saved: Option<(usize, usize)>,
 }
 
 impl CliObserver<'_> {
+    fn save_checkpoint(&mut self, state: &TrainState) -> Result<(), TrainError> {
+        let path = self.out.join(checkpoint::FILE_NAME);
+        checkpoint::save(&path, state)?;
+        self.saved = Some((state.epoch, state.batch));
+        tracing::info!(
+            "checkpoint: {} epochs + {} minibatches done -> {}",
+            state.epoch,
+            state.batch,
+            path.display()
+        );
+        Ok(())
+    }
+
+    /// What is left on disk after a failure, for the error message.
+    fn last_good(&self) -> String {
+        match self.saved {
+            Some((epoch, batch)) => format!(
+                "last good checkpoint kept: {} ({epoch} epochs + {batch} minibatches done)",
+                self.out.join(checkpoint::FILE_NAME).display()
+            ),
+            None => "no checkpoint had been written".to_owned(),
+        }
+    }
+
     fn write_results(&self, state: &TrainState) -> Result<(), TrainError> {
         let to_err = |e: anyhow::Error| TrainError::Write {
             path: self.out.path().to_owned(),
@@ -79,9 +105,19 @@ impl Observer for CliObserver<'_> {
         );
         let every = state.config.training.checkpoint_every;
         if state.finished() || (every > 0 && m.epoch.is_multiple_of(every)) {
-            checkpoint::save(&self.out.join(checkpoint::FILE_NAME), state)?;
+            self.save_checkpoint(state)?;
         }
         self.write_results(state)
+    }
+
+    fn after_batch(&mut self, state: &TrainState) -> Result<(), TrainError> {
+        let every = state.config.training.checkpoint_every_batches;
+        // The end of an epoch is on_epoch's (after the evaluation).
+        if every > 0 && state.batch.is_multiple_of(every) && state.batch < state.batches_per_epoch()
+        {
+            self.save_checkpoint(state)?;
+        }
+        Ok(())
     }
 
     fn should_stop(&self) -> bool {
@@ -201,9 +237,14 @@ fn init_threads(threads: Option<usize>) -> Result<()> {
 pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
     init_threads(args.threads)?;
     let started = Instant::now();
+    // Everything is read and checked before the results directory is created, so bad input
+    // leaves nothing behind.
     let (mut state, out, data, description) = match &args.resume {
         Some(dir) => {
             let path = dir.join(checkpoint::FILE_NAME);
+            if !path.exists() {
+                return Err(no_checkpoint(dir).into());
+            }
             let mut overrides = global.overrides.clone();
             if let Some(seed) = global.seed {
                 overrides.push(format!("seed={seed}"));
@@ -221,11 +262,14 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
         }
         None => {
             let config = super::load(global)?;
-            let out = OutDir::create(&results_dir(global, &config, "train"), global.force)?;
+            let out_path = results_dir(global, &config, "train");
+            OutDir::check(&out_path, global.force)?;
             let (data, description) = load_data(args.data.as_deref(), &config)?;
-            (TrainState::new(config, &data)?, out, data, description)
+            let state = TrainState::new(config, &data)?;
+            (state, OutDir::create(&out_path, global.force)?, data, description)
         }
     };
+    let resumed = args.resume.is_some();
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -253,6 +297,7 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
         preset: preset.as_deref(),
         data: description,
         started,
+        saved: resumed.then_some((state.epoch, state.batch)),
     };
     tracing::info!(
         "training {:?} for {} epochs (seed {}) -> {}",
@@ -261,13 +306,23 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
         state.config.seed,
         out.path().display()
     );
-    let outcome = trainer::train(&mut state, &data, &mut observer)?;
+    let outcome = trainer::train(&mut state, &data, &mut observer);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    // On an error the state in memory is not saved (it may hold NaN): what is on disk is the
+    // last good checkpoint.
+    let outcome = outcome.map_err(|e| -> anyhow::Error {
+        let note = observer.last_good();
+        out.remove_if_unused();
+        if e.is_bad_input() {
+            UserError(format!("{e}; {note}")).into()
+        } else {
+            anyhow::Error::new(e).context(note)
+        }
+    })?;
     if outcome == Outcome::Interrupted {
-        let path = out.join(checkpoint::FILE_NAME);
-        checkpoint::save(&path, &state)?;
+        observer.save_checkpoint(&state)?;
         observer.write_results(&state)?;
         return Err(Interrupted(out.path().display().to_string()).into());
     }
@@ -286,6 +341,18 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The error for `--resume DIR` when `DIR` holds no checkpoint: the run was stopped (or
+/// killed) before writing its first one, so there is nothing to continue.
+fn no_checkpoint(dir: &Path) -> UserError {
+    let what = if dir.is_dir() { "holds no" } else { "does not exist, so there is no" };
+    UserError(format!(
+        "--resume {}: the directory {what} {} (the run stopped before its first checkpoint): start the run again with --out {} --force",
+        dir.display(),
+        checkpoint::FILE_NAME,
+        dir.display()
+    ))
 }
 
 /// `ebm eval`.

@@ -309,12 +309,24 @@ pub fn encode_labels(labels: &[u8], compress: bool) -> std::io::Result<Vec<u8>> 
     Ok(if compress { gzip(&raw) } else { raw })
 }
 
+/// Name prefix of the temporary files [`write_atomic`] and checkpoints are written to before
+/// their rename. A process killed mid-write (`kill -9`) leaves one behind; it is never read
+/// and a results directory may remove such files (`ebm` does on reuse).
+pub const TEMP_PREFIX: &str = ".ebm-tmp-";
+
+/// A temporary file beside `path` (same directory, so the final rename is atomic), named
+/// [`TEMP_PREFIX`]`...`; it is deleted when dropped unless persisted.
+pub fn temp_file_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)
+}
+
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, then a rename,
 /// so no reader ever sees a partial file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     let dir: PathBuf =
         path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| DataError::io(&dir, e))?;
+    let mut tmp = temp_file_beside(path).map_err(|e| DataError::io(&dir, e))?;
     tmp.write_all(bytes).map_err(|e| DataError::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| DataError::io(path, e))?;
     readable_by_all(tmp.as_file()).map_err(|e| DataError::io(path, e))?;
