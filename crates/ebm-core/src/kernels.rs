@@ -39,6 +39,21 @@ pub(crate) fn rho_into<A: Scalar>(
     }
 }
 
+/// Whether every value is finite, in one vectorised pass with no early exit: `0 v` is 0 for a
+/// finite `v` and NaN for NaN or an infinity, and a NaN survives any sum. (Checking the
+/// weights after every minibatch must cost little next to the minibatch itself.)
+pub fn all_finite<A: Scalar>(values: &[A]) -> bool {
+    let mut acc = [A::zero(); LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += v * A::zero();
+        }
+    }
+    let rest = chunks.remainder().iter().fold(A::zero(), |a, &v| a + v * A::zero());
+    acc.iter().fold(rest, |t, &a| t + a) == A::zero()
+}
+
 /// One layer's state update.
 pub(crate) struct Update<A> {
     pub rho: Rho,

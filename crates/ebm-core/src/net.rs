@@ -132,13 +132,19 @@ impl<A: Scalar> LayeredNet<A> {
 
     /// The first non-finite parameter, if any.
     pub fn check_finite(&self) -> Result<(), CoreError> {
+        fn finite<B: Scalar, D: ndarray::Dimension>(a: &ndarray::Array<B, D>) -> bool {
+            match a.as_slice() {
+                Some(values) => crate::kernels::all_finite(values),
+                None => a.iter().all(|v| v.is_finite()),
+            }
+        }
         for (layer, w) in self.weights.iter().enumerate() {
-            if !w.iter().all(|v| v.is_finite()) {
+            if !finite(w) {
                 return Err(CoreError::NonFiniteParameter { what: "weights", layer });
             }
         }
         for (layer, b) in self.biases.iter().enumerate() {
-            if !b.iter().all(|v| v.is_finite()) {
+            if !finite(b) {
                 return Err(CoreError::NonFiniteParameter { what: "biases", layer });
             }
         }

@@ -619,3 +619,19 @@ fn both_schedules_count_steps_to_the_same_fixed_point() {
     assert!(diff.fold(0.0f64, |m, &v| m.max(v)) < 1e-8);
     assert!(out[1].0.steps < out[0].0.steps, "{:?} {:?}", out[0].0, out[1].0);
 }
+
+#[test]
+fn all_finite_finds_a_nan_or_infinity_anywhere() {
+    for len in [0usize, 5, 16, 37] {
+        let clean: Vec<f32> = (0..len).map(|i| i as f32 * 1e30 - 3.0).collect();
+        assert!(crate::kernels::all_finite(&clean), "len {len}");
+        for pos in 0..len {
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                let mut v = clean.clone();
+                v[pos] = bad;
+                assert!(!crate::kernels::all_finite(&v), "len {len}, {bad} at {pos}");
+            }
+        }
+    }
+    assert!(crate::kernels::all_finite(&[f32::MAX, f32::MAX, -f32::MAX]));
+}
