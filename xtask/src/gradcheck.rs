@@ -111,8 +111,7 @@ pub fn reproduce(out: &Path) -> Result<()> {
         if growing { "pass" } else { "FAIL" },
         errors.iter().map(|e| format!("{e:.2e}")).collect::<Vec<_>>().join(", "),
     )?;
-    std::fs::write(out.join("report.md"), report)?;
-    println!("{}", out.join("report.md").display());
+    crate::util::write_report(out, &report)?;
     Ok(())
 }
 
@@ -179,8 +178,7 @@ pub fn reproduce_relax_steps(out: &Path) -> Result<()> {
             )?;
         }
     }
-    std::fs::write(out.join("report.md"), report)?;
-    println!("{}", out.join("report.md").display());
+    crate::util::write_report(out, &report)?;
     Ok(())
 }
 

@@ -78,8 +78,7 @@ fn propagate(out: &Path) -> Result<()> {
          0.001 is limited by the fixed point's precision (the change eps^(k+2) dC/dh approaches \
          the residual of the relaxation). Full table: metrics.csv; plot: cosine.svg.\n",
     );
-    trainer::data::idx::write_atomic(&out.join("report.md"), report.as_bytes())?;
-    println!("{}", out.join("report.md").display());
+    crate::util::write_report(out, &report)?;
     Ok(())
 }
 
@@ -108,8 +107,7 @@ fn ep(preset: &str, out: &Path) -> Result<()> {
         100.0 * f(&s["final_test_error"]),
         median(s["epoch_seconds"].as_array().context("epoch_seconds")?),
     );
-    trainer::data::idx::write_atomic(&out.join("report.md"), report.as_bytes())?;
-    println!("{}", out.join("report.md").display());
+    crate::util::write_report(out, &report)?;
     Ok(())
 }
 

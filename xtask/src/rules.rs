@@ -9,7 +9,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::reproduce::median;
 use crate::util::{ebm, mnist_dir, read_json, run};
 
 /// The rules, in plot order.
@@ -40,14 +39,13 @@ pub fn reproduce(preset: &str, out: &Path, extra: &[String]) -> Result<()> {
     }
     run(cmd, "ebm compare")?;
 
-    let summaries = RULES
-        .iter()
-        .map(|r| read_json(&out.join(r).join("summary.json")))
-        .collect::<Result<Vec<_>>>()?;
+    // `ebm compare` already gathered each run's final figures and median epoch time.
+    let runs = read_json(&out.join("summary.json"))?;
+    let runs = runs["runs"].as_array().context("compare's summary.json: runs")?.clone();
+    let steps = read_json(&out.join(RULES[0]).join("summary.json"))?["config"]["dynamics"].clone();
     let figure = |s: &serde_json::Value, key: &str| s[key].as_f64().unwrap_or(f64::NAN);
-    let seconds =
-        |s: &serde_json::Value| median(s["epoch_seconds"].as_array().map_or(&[], |v| v.as_slice()));
-    let base = &summaries[0];
+    let seconds = |s: &serde_json::Value| figure(s, "median_epoch_seconds");
+    let base = &runs[0];
     let mut report = format!(
         "# Learning MNIST with the STDP-compatible rule (Bengio et al. 2017, Eq 3.18 and 4.1)\n\n\
          Preset `{preset}` (784-500-10), full MNIST, seed {}, overrides {extra:?}.\n\n\
@@ -55,7 +53,7 @@ pub fn reproduce(preset: &str, out: &Path, extra: &[String]) -> Result<()> {
          |---|---|---|---|---|---|---|\n",
         base["seed"]
     );
-    for (rule, s) in RULES.iter().zip(&summaries) {
+    for (rule, s) in RULES.iter().zip(&runs) {
         writeln!(
             report,
             "| {rule} | {} | {:.2}% | {:.2}% | {:.2}% | {:.2} | {:.2}x |",
@@ -68,8 +66,8 @@ pub fn reproduce(preset: &str, out: &Path, extra: &[String]) -> Result<()> {
         )?;
     }
     let gap = |s: &serde_json::Value, key: &str| 100.0 * (figure(s, key) - figure(base, key)).abs();
-    let t = &summaries[1];
-    let sp = &summaries[2];
+    let t = &runs[1];
+    let sp = &runs[2];
     writeln!(
         report,
         "\nTemporal vs contrastive: {:.2} points (zero start), {:.2} points (persistent); \
@@ -87,10 +85,10 @@ pub fn reproduce(preset: &str, out: &Path, extra: &[String]) -> Result<()> {
         100.0 * figure(sp, "final_test_error"),
         100.0 * figure(sp, "final_test_error_persistent"),
         if figure(sp, "final_test_error_persistent") <= 0.035 { "met" } else { "NOT met" },
-        base["config"]["dynamics"]["free_steps"],
-        base["config"]["dynamics"]["nudged_steps"],
+        steps["free_steps"],
+        steps["nudged_steps"],
     )?;
-    std::fs::write(out.join("report.md"), &report)?;
+    crate::util::write_report(out, &report)?;
     print!("{report}");
     Ok(())
 }

@@ -159,8 +159,7 @@ pub fn reproduce(out: &Path) -> Result<()> {
         dse = num(&s["mean_sq_ds_difference_se"]),
         rel = 100.0 * (with - without) / without,
     );
-    trainer::data::idx::write_atomic(&out.join("report.md"), report.as_bytes())?;
-    println!("{}", out.join("report.md").display());
+    crate::util::write_report(out, &report)?;
     Ok(())
 }
 

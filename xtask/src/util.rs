@@ -50,3 +50,12 @@ pub fn read_json(path: &std::path::Path) -> Result<serde_json::Value> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
 }
+
+/// Write `out/report.md` atomically (temp file + rename) and print its path.
+pub fn write_report(out: &std::path::Path, report: &str) -> Result<()> {
+    let path = out.join("report.md");
+    trainer::data::idx::write_atomic(&path, report.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}", path.display());
+    Ok(())
+}

@@ -323,21 +323,28 @@ pub fn train_batch(
         let c = coef(k);
         Zip::from(&mut ws.rho_neg[k + 1]).and(&ws.rho_pos[k + 1]).for_each(|n, &p| *n = p - *n);
         let diff = &ws.rho_neg[k + 1];
-        for row in diff.rows() {
-            net.biases[k].scaled_add(c, &row);
-        }
+        add_bias_update(&mut net.biases[k], c, diff);
         if k == 0 {
-            match ws.relaxer.sparse_input() {
-                // Only the rows of W_0 whose pixel is non-zero somewhere in the batch change.
-                Some(sparse) => sparse.acc_outer(c, diff, &mut net.weights[0]),
-                None => {
-                    let rho_x = ws.relaxer.rho_input();
-                    par_gemm(c, &rho_x.t(), &diff.view(), 1.0, &mut net.weights[0].view_mut());
-                }
-            }
+            add_input_outer(&ws.relaxer, c, diff, &mut net.weights[0]);
         }
     }
     Ok(stats)
+}
+
+/// `b += c sum_batch diff` (a bias is a connection from a unit of constant rate 1).
+fn add_bias_update(bias: &mut ndarray::Array1<f32>, c: f32, diff: &Array2<f32>) {
+    for row in diff.rows() {
+        bias.scaled_add(c, &row);
+    }
+}
+
+/// `W_0 += c rho(x)^T diff`, touching only the rows of `W_0` whose pixel is non-zero somewhere
+/// in the minibatch when the relaxer took the sparse input path.
+fn add_input_outer(relaxer: &Relaxer<f32>, c: f32, diff: &Array2<f32>, w0: &mut Array2<f32>) {
+    match relaxer.sparse_input() {
+        Some(sparse) => sparse.acc_outer(c, diff, w0),
+        None => par_gemm(c, &relaxer.rho_input().t(), &diff.view(), 1.0, &mut w0.view_mut()),
+    }
 }
 
 /// The local-in-time rules (`training.rule = "temporal" | "spiking"`): the nudged phase is run
@@ -372,9 +379,10 @@ fn local_update(
     let batch = ws.free.batch();
     let spiking = t.rule == LearningRule::Spiking;
     let beta = t.beta as f32;
-    let (trajectories, denominator): (&[f32], f32) = match t.beta_sign {
-        BetaSign::Centred => (&[1.0, -1.0], 2.0 * beta),
-        _ => (&[1.0], signed_beta),
+    // (nudging strength of the trajectory, sign of its contribution), and the denominator.
+    let (trajectories, denominator): (&[(f32, f32)], f32) = match t.beta_sign {
+        BetaSign::Centred => (&[(beta, 1.0), (-beta, -1.0)], 2.0 * beta),
+        _ => (&[(signed_beta, 1.0)], signed_beta),
     };
     let coef = |k: usize| (t.alphas[k] as f32) / (denominator * batch as f32);
     let mut rng = stream_rng(config.seed, Stream::Spikes, index);
@@ -390,12 +398,8 @@ fn local_update(
     }
     let dyn_ = dynamics(config);
     let rho = net.rho;
-    for &sign in trajectories {
-        let out = Output::Nudged {
-            beta: sign * beta.copysign(signed_beta),
-            target: ws.target.view(),
-            cost: t.cost,
-        };
+    for &(phase_beta, sign) in trajectories {
+        let out = Output::Nudged { beta: phase_beta, target: ws.target.view(), cost: t.cost };
         let states = &mut ws.nudged;
         for k in 1..=depth {
             states.layers[k].assign(&ws.free.layers[k]);
@@ -444,21 +448,10 @@ fn local_update(
         net.weights[k].scaled_add(coef(k), &local.dw[k]);
     }
     for k in 0..depth {
-        let c = coef(k);
-        for row in local.sum_delta[k + 1].rows() {
-            net.biases[k].scaled_add(c, &row);
-        }
+        add_bias_update(&mut net.biases[k], coef(k), &local.sum_delta[k + 1]);
     }
     if !spiking {
-        let c = coef(0);
-        let diff = &local.sum_delta[1];
-        match ws.relaxer.sparse_input() {
-            Some(sparse) => sparse.acc_outer(c, diff, &mut net.weights[0]),
-            None => {
-                let rho_x = ws.relaxer.rho_input();
-                par_gemm(c, &rho_x.t(), &diff.view(), 1.0, &mut net.weights[0].view_mut());
-            }
-        }
+        add_input_outer(&ws.relaxer, coef(0), &local.sum_delta[1], &mut net.weights[0]);
     }
     Ok(())
 }
