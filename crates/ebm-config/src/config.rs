@@ -116,6 +116,10 @@ pub struct DynamicsConfig {
     /// Order of the layer updates within a step: `synchronous` (every layer from the previous
     /// step's states) or `alternating` (even layers, then odd layers from the new even states).
     pub schedule: Schedule,
+    /// Which kernels compute the relaxation and the updates: `sparse` (skip the exact zeros of
+    /// the input and of the clipped states, fused layer steps) or `dense` (every product dense:
+    /// the checked reference). Both compute the same sums; only zero terms are left out.
+    pub kernels: Kernels,
 }
 
 impl Default for DynamicsConfig {
@@ -129,8 +133,23 @@ impl Default for DynamicsConfig {
             tolerance: 0.0,
             rule: UpdateRuleKind::ProjectedGradient,
             schedule: Schedule::Synchronous,
+            kernels: Kernels::Sparse,
         }
     }
+}
+
+/// Which kernels the relaxation and the weight updates use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kernels {
+    /// Skip exact zeros: the input's zero pixels (when the minibatch is sparse enough), the
+    /// clipped states' zeros in thin products, and fuse each hidden layer's drive, leak and clip
+    /// into one pass (the projected rule with `beta1 = 0`, where `rho(s) = s`).
+    #[default]
+    Sparse,
+    /// Every product dense and every step unfused: the reference the sparse path is tested
+    /// against (same sums, so results agree to rounding).
+    Dense,
 }
 
 /// Order of the layer updates within one relaxation step.

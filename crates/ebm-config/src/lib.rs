@@ -31,7 +31,7 @@ mod validate;
 mod tests;
 
 pub use config::{
-    BetaSign, Config, CostKind, DataConfig, DataOrder, DynamicsConfig, GradcheckConfig,
+    BetaSign, Config, CostKind, DataConfig, DataOrder, DynamicsConfig, GradcheckConfig, Kernels,
     LearningRule, ModelConfig, OutputConfig, PropagateConfig, RelaxStepsConfig, RhoConfig, RhoKind,
     Schedule, StdpConfig, TrainingConfig, UpdateRuleKind,
 };

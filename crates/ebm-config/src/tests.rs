@@ -260,6 +260,7 @@ proptest! {
             (true, true) => LearningRule::Spiking,
         };
         c.dynamics.schedule = if flags[7] { Schedule::Alternating } else { Schedule::Synchronous };
+        c.dynamics.kernels = if flags[6] ^ flags[0] { Kernels::Dense } else { Kernels::Sparse };
         let text = c.to_toml_string();
         let back = Config::from_toml_str(&text, "prop").unwrap();
         prop_assert_eq!(back.to_toml_string(), text);

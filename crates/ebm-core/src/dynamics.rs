@@ -15,7 +15,7 @@
 //! ([`Relaxer::set_input`]); every product is one batched GEMM into a preallocated buffer, and
 //! the step loop allocates nothing.
 
-use ebm_config::{Schedule, UpdateRuleKind};
+use ebm_config::{Kernels, Schedule, UpdateRuleKind};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Zip};
 use rand::SeedableRng;
@@ -161,6 +161,8 @@ pub struct Relaxer<A> {
     sparse_used: bool,
     /// Input density below which the sparse path is used (0 = never, > 1 = always).
     sparse_threshold: f64,
+    /// Sparse (zero-skipping, fused) or dense (reference) kernels.
+    kernels: Kernels,
     rng: ChaCha8Rng,
 }
 
@@ -180,6 +182,7 @@ impl<A: Scalar> Relaxer<A> {
             sparse: kernels::SparseInput::default(),
             sparse_used: false,
             sparse_threshold: DEFAULT_SPARSE_THRESHOLD,
+            kernels: Kernels::Sparse,
             rng: ChaCha8Rng::seed_from_u64(noise_seed),
         }
     }
@@ -212,7 +215,7 @@ impl<A: Scalar> Relaxer<A> {
         Zip::from(&mut *rx).and(&x).for_each(|r, &v| *r = rho.eval(v));
         self.input_drive.assign(&net.biases[0]);
         self.sparse_used = false;
-        if self.sparse_threshold > 0.0 {
+        if self.sparse_threshold > 0.0 && self.kernels == Kernels::Sparse {
             self.sparse.fill(&self.rho[0].view());
             self.sparse_used = self.sparse.density() < self.sparse_threshold;
         }
@@ -246,6 +249,14 @@ impl<A: Scalar> Relaxer<A> {
         self.sparse_threshold = threshold;
     }
 
+    /// Choose the kernels: [`Kernels::Sparse`] (the default) skips the exact zeros of the
+    /// input and of the clipped states and fuses each hidden layer's step;
+    /// [`Kernels::Dense`] computes every product dense and every step unfused (the reference).
+    /// Takes effect at the next [`Relaxer::set_input`].
+    pub fn set_kernels(&mut self, kernels: Kernels) {
+        self.kernels = kernels;
+    }
+
     /// `rho(x)` in sparse form, when the last [`Relaxer::set_input`] took the sparse path.
     pub fn sparse_input(&self) -> Option<&kernels::SparseInput<A>> {
         self.sparse_used.then_some(&self.sparse)
@@ -266,7 +277,42 @@ impl<A: Scalar> Relaxer<A> {
         dynamics: &Dynamics,
     ) -> Result<f64, CoreError> {
         self.check_states(net, states)?;
-        self.step_unchecked(net, states, output, dynamics, 0, true)
+        let fast = self.fast_path(net, states, output, dynamics);
+        self.step_unchecked(net, states, output, dynamics, 0, true, fast)
+    }
+
+    /// Whether the sparse kernels' fused step applies: the projected rule with a hard sigmoid
+    /// whose lower kink is 0, no noise, and every free state (and a clamped output) inside
+    /// `[0, beta2]`, where `rho(s) = s` exactly so the states serve as their own rates. The
+    /// projected rule keeps states there, so this holds for a whole relaxation once it holds at
+    /// its start.
+    fn fast_path(
+        &self,
+        net: &LayeredNet<A>,
+        states: &States<A>,
+        output: &Output<'_, A>,
+        dynamics: &Dynamics,
+    ) -> bool {
+        let hi = match net.rho {
+            crate::Rho::HardSigmoid { beta1: 0.0, beta2 } => A::of(beta2),
+            _ => return false,
+        };
+        let inside = |a: &[A]| a.iter().fold(true, |ok, &v| ok & (v >= A::zero()) & (v <= hi));
+        let clamped_inside = match output {
+            Output::Clamped { target } => target.iter().all(|&v| v >= A::zero() && v <= hi),
+            _ => true,
+        };
+        self.kernels == Kernels::Sparse
+            && dynamics.rule == UpdateRuleKind::ProjectedGradient
+            && clamped_inside
+            && states.layers[1..].iter().all(|l| l.as_slice().is_some_and(inside))
+    }
+
+    /// The hidden layer whose step is fused (drive, leak and clip in one pass): the layer
+    /// below a thin output layer, whose drive from above is a short sum of rows of `W^T`.
+    fn fused_layer(&self, net: &LayeredNet<A>) -> Option<usize> {
+        let k = net.depth().checked_sub(1).filter(|&k| k >= 1)?;
+        (self.thin_t[k].is_some() && net.weights[k].ncols() <= kernels::THIN).then_some(k)
     }
 
     fn check_states(&self, net: &LayeredNet<A>, states: &States<A>) -> Result<(), CoreError> {
@@ -299,6 +345,7 @@ impl<A: Scalar> Relaxer<A> {
         dynamics: &Dynamics,
         step_index: usize,
         track_delta: bool,
+        fast: bool,
     ) -> Result<f64, CoreError> {
         let depth = net.depth();
         let noisy = dynamics.rule == UpdateRuleKind::LeakyIntegrator && dynamics.noise_std > 0.0;
@@ -306,6 +353,9 @@ impl<A: Scalar> Relaxer<A> {
             self.draw_noise(net, dynamics.noise_std);
         }
         let mv = Move { dynamics, output, noisy, step_index, track_delta };
+        if fast && !noisy {
+            return self.step_fast(net, states, &mv);
+        }
         let mut max_delta = 0.0f64;
         match dynamics.schedule {
             Schedule::Synchronous => {
@@ -336,6 +386,103 @@ impl<A: Scalar> Relaxer<A> {
             }
         }
         Ok(max_delta)
+    }
+
+    /// One step on the sparse kernels (see [`Relaxer::fast_path`]): the states are their own
+    /// rates, thin products skip zero rates, and the fused layer moves in one pass. The same
+    /// sums as the reference step, in the same order, less the zero terms.
+    fn step_fast(
+        &mut self,
+        net: &LayeredNet<A>,
+        states: &mut States<A>,
+        mv: &Move<'_, '_, A>,
+    ) -> Result<f64, CoreError> {
+        let depth = net.depth();
+        let fused = self.fused_layer(net);
+        let mut max_delta = 0.0f64;
+        match mv.dynamics.schedule {
+            Schedule::Synchronous => {
+                // Every net input from the old states first; the fused layer's own drive is
+                // formed while it moves, after the others' drives and before their moves.
+                for k in (1..=depth).filter(|&k| Some(k) != fused) {
+                    self.drive_fast(net, states, k);
+                }
+                if let Some(k) = fused {
+                    max_delta = max_delta.max(self.fused_move(net, states, k, mv)?);
+                }
+                for k in (1..=depth).filter(|&k| Some(k) != fused) {
+                    max_delta = max_delta.max(self.move_layer(net, states, k, mv)?);
+                }
+            }
+            Schedule::Alternating => {
+                for parity in [0, 1] {
+                    for k in (1..=depth).filter(|k| k % 2 == parity) {
+                        let delta = if Some(k) == fused {
+                            self.fused_move(net, states, k, mv)?
+                        } else {
+                            self.drive_fast(net, states, k);
+                            self.move_layer(net, states, k, mv)?
+                        };
+                        max_delta = max_delta.max(delta);
+                    }
+                }
+            }
+        }
+        Ok(max_delta)
+    }
+
+    /// `drive[k]` from the states themselves (`rho(s) = s` on the fast path), skipping zero
+    /// rates in products with a thin layer above.
+    fn drive_fast(&mut self, net: &LayeredNet<A>, states: &States<A>, k: usize) {
+        self.lower_drive(net, states, k);
+        if k < net.depth() {
+            let d = &mut self.drive[k];
+            let upper = &states.layers[k + 1];
+            match &self.thin_t[k] {
+                Some(w_t) => kernels::acc_axpy_rows_skip_zeros(upper, w_t, d),
+                None => general_mat_mul(A::one(), upper, &net.weights[k].t(), A::one(), d),
+            }
+        }
+    }
+
+    /// `drive[k]` = the net input of layer `k` from below (the cached input drive for layer 1,
+    /// else `b_(k-1) + s_(k-1) W_(k-1)`), on the fast path.
+    fn lower_drive(&mut self, net: &LayeredNet<A>, states: &States<A>, k: usize) {
+        let d = &mut self.drive[k];
+        if k == 1 {
+            d.assign(&self.input_drive);
+        } else {
+            d.assign(&net.biases[k - 1]);
+            let lower = &states.layers[k - 1];
+            match &self.thin_t[k - 1] {
+                Some(w_t) => kernels::acc_dot_rows(lower, w_t, d),
+                None => general_mat_mul(A::one(), lower, &net.weights[k - 1], A::one(), d),
+            }
+        }
+    }
+
+    /// Drive and move the fused layer `k` (below the thin output) in one pass per row:
+    /// `s <- clip((1 - eps) s + eps (lower + sum_j s_(k+1),j W_k^T[j]))`, skipping zero rates.
+    fn fused_move(
+        &mut self,
+        net: &LayeredNet<A>,
+        states: &mut States<A>,
+        k: usize,
+        mv: &Move<'_, '_, A>,
+    ) -> Result<f64, CoreError> {
+        if k > 1 {
+            self.lower_drive(net, states, k);
+        }
+        let base = if k == 1 { &self.input_drive } else { &self.drive[k] };
+        let (_, hi) = net.rho.bounds();
+        let w_t = self.thin_t[k].as_ref().expect("fused layers have a thin layer above");
+        let (below, above) = states.layers.split_at_mut(k + 1);
+        let step = kernels::FusedStep { hi: A::of(hi), epsilon: A::of(mv.dynamics.epsilon) };
+        let (delta, finite) = step.apply(&mut below[k], base, &above[0], w_t, mv.track_delta);
+        if !finite {
+            return Err(CoreError::NonFiniteState { layer: k, step: mv.step_index + 1 });
+        }
+        Ok(delta)
     }
 
     /// `rho[k] = rho(s_k [+ eta_k])`.
@@ -504,9 +651,10 @@ impl<A: Scalar> Relaxer<A> {
             converged: false,
             energy_trace: Vec::new(),
         };
+        let fast = self.fast_path(net, states, output, dynamics);
         for step in 0..stop.max_steps {
             let track = stop.tolerance > 0.0 || step + 1 == stop.max_steps;
-            let delta = self.step_unchecked(net, states, output, dynamics, step, track)?;
+            let delta = self.step_unchecked(net, states, output, dynamics, step, track, fast)?;
             result.steps = step + 1;
             result.last_delta = delta;
             if stop.trace_energy {
@@ -543,8 +691,9 @@ impl<A: Scalar> Relaxer<A> {
             converged: false,
             energy_trace: Vec::new(),
         };
+        let fast = self.fast_path(net, states, output, dynamics);
         while result.last_delta > tolerance && result.steps < max_steps {
-            self.step_unchecked(net, states, output, dynamics, result.steps, false)?;
+            self.step_unchecked(net, states, output, dynamics, result.steps, false, fast)?;
             result.steps += 1;
             result.last_delta = self.residual(net, states, output, dynamics)?;
         }

@@ -635,3 +635,162 @@ fn all_finite_finds_a_nan_or_infinity_anywhere() {
     }
     assert!(crate::kernels::all_finite(&[f32::MAX, f32::MAX, -f32::MAX]));
 }
+
+/// A random f32 net on sparse inputs (about 20% non-zero, like MNIST) with outputs that clip.
+fn sparse_f32_case(sizes: &[usize], batch: usize, seed: u64) -> (LayeredNet<f32>, Array2<f32>) {
+    let mut r = rng(seed);
+    let mut net = LayeredNet::<f32>::scaled_uniform(sizes, Rho::default(), 1.5, &mut r).unwrap();
+    for b in &mut net.biases {
+        b.mapv_inplace(|_| r.random_range(-0.5..0.3));
+    }
+    let x = Array2::from_shape_fn((batch, sizes[0]), |_| {
+        if r.random_bool(0.2) { r.random_range(0.0..1.0) } else { 0.0 }
+    });
+    (net, x)
+}
+
+#[test]
+fn sparse_kernels_match_the_dense_reference_step_for_step() {
+    use ebm_config::Kernels;
+    // Output widths <= THIN make the layer below the fused one; 40 > 32 is not thin.
+    let cases: &[&[usize]] = &[&[50, 10], &[50, 37, 10], &[50, 40, 35, 3], &[50, 20, 40, 40]];
+    let mut skipped_zeros = 0usize;
+    for (c, sizes) in cases.iter().enumerate() {
+        for schedule in [Schedule::Synchronous, Schedule::Alternating] {
+            for (o, eps) in [(0, 0.5), (1, 1.0), (2, 0.3), (3, 0.5)] {
+                let batch = 6;
+                let (net, x) = sparse_f32_case(sizes, batch, 100 + c as u64);
+                let n_out = *sizes.last().unwrap();
+                let mut r = rng(7 + o as u64);
+                let d = Array2::from_shape_fn((batch, n_out), |_| f32::from(r.random_bool(0.3)));
+                let out = match o {
+                    0 => Output::Free,
+                    1 => {
+                        Output::Nudged { beta: 0.7, target: d.view(), cost: CostKind::HalfSquared }
+                    }
+                    2 => Output::Nudged { beta: -0.5, target: d.view(), cost: CostKind::Squared },
+                    _ => Output::Clamped { target: d.view() },
+                };
+                let dynamics = Dynamics::projected(eps).with_schedule(schedule);
+                let mut start = States::with_input(&net, x.view()).unwrap();
+                for l in &mut start.layers[1..] {
+                    l.mapv_inplace(|_| r.random_range(-0.5f32..1.5).clamp(0.0, 1.0));
+                }
+                let mut states = [start.clone(), start];
+                let mut relaxers = [Kernels::Sparse, Kernels::Dense].map(|k| {
+                    let mut relaxer = Relaxer::new(&net, batch, 0);
+                    relaxer.set_kernels(k);
+                    relaxer.set_input(&net, x.view()).unwrap();
+                    relaxer
+                });
+                assert!(
+                    relaxers[0].sparse_input().is_some() && relaxers[1].sparse_input().is_none()
+                );
+                for step in 0..25 {
+                    let mut deltas = [0.0; 2];
+                    for i in 0..2 {
+                        deltas[i] =
+                            relaxers[i].step(&net, &mut states[i], &out, &dynamics).unwrap();
+                    }
+                    // The input products differ in order (sparse gather against GEMM), the
+                    // state steps do not: compare to f32 rounding of the input drive.
+                    for k in 1..=net.depth() {
+                        let diff = (&states[0].layers[k] - &states[1].layers[k])
+                            .mapv(f32::abs)
+                            .fold(0.0f32, |m, &v| m.max(v));
+                        assert!(
+                            diff < 2e-5,
+                            "{sizes:?} {schedule:?} output {o} step {step} layer {k}: {diff}"
+                        );
+                    }
+                    assert!((deltas[0] - deltas[1]).abs() < 2e-5);
+                    skipped_zeros += states[0].output().iter().filter(|&&v| v == 0.0).count();
+                }
+            }
+        }
+    }
+    assert!(skipped_zeros > 1000, "the cases must exercise zero rates: {skipped_zeros}");
+}
+
+#[test]
+fn sparse_kernels_are_bit_identical_to_the_dense_step_given_the_same_input_drive() {
+    use ebm_config::Kernels;
+    // With a dense input (every pixel non-zero) both relaxers take the GEMM input path, so
+    // every difference would come from the state steps: there must be none.
+    for sizes in [&[30usize, 40, 10][..], &[30, 40, 35, 10]] {
+        for schedule in [Schedule::Synchronous, Schedule::Alternating] {
+            let (net, _) = sparse_f32_case(sizes, 5, 3);
+            let mut r = rng(4);
+            let x = Array2::from_shape_fn((5, sizes[0]), |_| r.random_range(0.01f32..1.0));
+            let d = Array2::from_shape_fn((5, 10), |_| f32::from(r.random_bool(0.3)));
+            let out = Output::Nudged { beta: 0.5, target: d.view(), cost: CostKind::HalfSquared };
+            let dynamics = Dynamics::projected(0.5).with_schedule(schedule);
+            let mut states = [(); 2].map(|_| States::with_input(&net, x.view()).unwrap());
+            for (i, k) in [Kernels::Sparse, Kernels::Dense].into_iter().enumerate() {
+                let mut relaxer = Relaxer::new(&net, 5, 0);
+                relaxer.set_kernels(k);
+                relaxer.set_input(&net, x.view()).unwrap();
+                let stop = Stop { max_steps: 40, tolerance: 0.0, trace_energy: false };
+                relaxer.relax(&net, &mut states[i], &out, &dynamics, &stop).unwrap();
+            }
+            assert_eq!(states[0].layers, states[1].layers, "{sizes:?} {schedule:?}");
+            let zeros = states[0].layers[1].iter().filter(|&&v| v == 0.0).count();
+            assert!(zeros > 0 && zeros < states[0].layers[1].len(), "{zeros}");
+        }
+    }
+}
+
+#[test]
+fn sparse_input_products_match_dense_products() {
+    use crate::kernels::SparseInput;
+    let mut r = rng(11);
+    let mut sparse = SparseInput::default();
+    // Widths exercise the 64- and 16-column blocks and the scalar tail.
+    for (batch, width, n) in [(7, 40, 83), (20, 100, 500), (3, 5, 16), (4, 9, 1)] {
+        let x = Array2::from_shape_fn((batch, width), |_| {
+            if r.random_bool(0.25) { r.random_range(0.1f32..1.0) } else { 0.0 }
+        });
+        let w = Array2::from_shape_fn((width, n), |_| r.random_range(-1.0f32..1.0));
+        let d = Array2::from_shape_fn((batch, n), |_| r.random_range(-1.0f32..1.0));
+        sparse.fill(&x.view());
+        let nnz = x.iter().filter(|&&v| v != 0.0).count();
+        assert_eq!(sparse.entries.len(), nnz);
+        assert!((sparse.density() - nnz as f64 / (batch * width) as f64).abs() < 1e-12);
+        // Both forms list exactly the non-zeros, in unit order and in example order.
+        for (j, &u) in sparse.units.iter().enumerate() {
+            let col: Vec<(u32, f32)> = (0..batch)
+                .filter(|&b| x[(b, u as usize)] != 0.0)
+                .map(|b| (b as u32, x[(b, u as usize)]))
+                .collect();
+            assert_eq!(&sparse.entries[sparse.starts[j]..sparse.starts[j + 1]], &col[..]);
+        }
+        for b in 0..batch {
+            let row: Vec<(f32, u32)> =
+                (0..width).filter(|&i| x[(b, i)] != 0.0).map(|i| (x[(b, i)], i as u32)).collect();
+            assert_eq!(
+                &sparse.row_entries[sparse.row_starts[b]..sparse.row_starts[b + 1]],
+                &row[..]
+            );
+        }
+        let close = |a: &Array2<f32>, b: &Array2<f32>| {
+            let err = (a - b).mapv(f32::abs).fold(0.0f32, |m, &v| m.max(v));
+            assert!(err < 1e-5, "{batch}x{width}x{n}: {err}");
+        };
+        let mut out = d.clone();
+        sparse.acc_product(&w, &mut out);
+        close(&out, &(&d + &x.dot(&w)));
+        let mut w2 = w.clone();
+        sparse.acc_outer(0.3, &d, &mut w2);
+        close(&w2, &(&w + &(x.t().dot(&d) * 0.3)));
+        // f sees every non-zero once, unit by unit then example by example.
+        let mut seen = Vec::new();
+        let mut w3 = w.clone();
+        sparse.acc_outer_with(1.0, &d, &mut w3, |v| {
+            seen.push(v);
+            0.0
+        });
+        assert_eq!(w3, w, "f = 0 changes nothing");
+        let expected: Vec<f32> = sparse.entries.iter().map(|&(_, v)| v).collect();
+        assert_eq!(seen, expected);
+    }
+}

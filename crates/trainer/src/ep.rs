@@ -238,6 +238,7 @@ pub fn train_batch(
     }
 
     // Free phase: T steps (or until the tolerance) from the particle.
+    ws.relaxer.set_kernels(config.dynamics.kernels);
     ws.relaxer.set_input(net, ws.free.layers[0].view())?;
     let free_stop = Stop {
         max_steps: config.dynamics.free_steps,

@@ -63,6 +63,7 @@ pub fn evaluate(
                 }
             }
             let mut relaxer = Relaxer::new(net, end - start, 0);
+            relaxer.set_kernels(config.dynamics.kernels);
             relaxer.set_input(net, x)?;
             relaxer.relax(net, &mut states, &Output::Free, &dyn_, &stop)?;
             let labels = &data.labels[start..end];

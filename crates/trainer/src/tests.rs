@@ -396,3 +396,44 @@ fn checkpoint_of_another_architecture_is_refused() {
         reason(checkpoint::load(&path, &data, &["model.layers=[784,10]".into()]).unwrap_err());
     assert!(why.contains("training.alphas has 2 entries"), "{why}");
 }
+
+#[test]
+fn sparse_kernels_train_like_the_dense_reference() {
+    // A few minibatches on real digits with each learning rule and schedule: the sparse path
+    // (sparse input products, zero-skipping fused steps) and the dense reference compute the
+    // same sums, so the weights agree to f32 rounding.
+    use ebm_config::{Kernels, LearningRule, Schedule};
+    let data = small_data();
+    for (rule, schedule) in [
+        (LearningRule::Contrastive, Schedule::Synchronous),
+        (LearningRule::Contrastive, Schedule::Alternating),
+        (LearningRule::Temporal, Schedule::Synchronous),
+    ] {
+        let nets = [Kernels::Sparse, Kernels::Dense].map(|kernels| {
+            let config = small_config(|c| {
+                c.model.layers = vec![784, 40, 10];
+                c.training.rule = rule;
+                c.dynamics.schedule = schedule;
+                c.dynamics.kernels = kernels;
+            });
+            let mut net = crate::ep::init_net(&config).unwrap();
+            let mut ws = Workspace::new(&net, 10);
+            let mut particles = vec![Array2::zeros((200, 40)), Array2::zeros((200, 10))];
+            for b in 0..6 {
+                let rows = Rows::Range(10 * b);
+                train_batch(&config, &mut net, &mut ws, &mut particles, &data.train, rows, 0, b)
+                    .unwrap();
+            }
+            net
+        });
+        let mut moved = 0.0f32;
+        for (k, (ws, wd)) in nets[0].weights.iter().zip(&nets[1].weights).enumerate() {
+            let scale = wd.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let err = (ws - wd).mapv(f32::abs).fold(0.0f32, |m, &v| m.max(v));
+            assert!(err <= 1e-5 * scale, "{rule:?} {schedule:?} W{k}: {err} (max |W| {scale})");
+            let init = crate::ep::init_net(&small_config(|c| c.model.layers = vec![784, 40, 10]));
+            moved += (wd - &init.unwrap().weights[k]).mapv(f32::abs).sum();
+        }
+        assert!(moved > 0.1, "{rule:?} {schedule:?}: the weights must move ({moved})");
+    }
+}
