@@ -7,7 +7,11 @@ use anyhow::{Result, bail};
 /// The benchmarks, by name.
 pub const NAMES: &[(&str, &str)] = &[
     ("stdp", "STDP experiment 500 x 160 x 1000: wall time at 1 and 2 threads, bit-identity"),
-    ("ep-1h", "seconds per ep-1h training epoch at 1 and 2 threads, and the numpy peer"),
+    (
+        "ep-1h",
+        "seconds per ep-1h epoch, sparse and dense kernels at 1 and 2 threads, the numpy peer, GEMM peak",
+    ),
+    ("ep-deep", "seconds per epoch for ep-2h and ep-3h sizes and their fraction of GEMM peak"),
 ];
 
 /// Run the benchmark named in `args[0]` (all of them when absent).
@@ -19,6 +23,7 @@ pub fn run_bench(args: &[String]) -> Result<()> {
     match name {
         "stdp" => crate::stdp::bench(rest),
         "ep-1h" => crate::bench_ep::run_ep1h(rest),
+        "ep-deep" => crate::bench_ep::run_deep(rest),
         "all" => {
             for (n, _) in NAMES {
                 run_bench(&[(*n).to_owned()])?;
