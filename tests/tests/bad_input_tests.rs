@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ebm_tests::{run_in, stderr};
+use ebm_tests::{run_in, stderr, stdout};
 use trainer::data::idx::{self, IdxImages};
 use trainer::data::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
 
@@ -404,4 +404,33 @@ fn divergence_exits_2_naming_epoch_minibatch_and_layer_and_keeps_the_last_checkp
         ],
     );
     assert!(!work.path().join("new").exists());
+}
+
+#[test]
+fn eval_applies_set_on_top_of_the_checkpoint_config_and_refuses_another_base() {
+    let work = tempfile::tempdir().unwrap();
+    trained(work.path());
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["-q", "eval", "--checkpoint", "run/checkpoint.npz"];
+        args.extend(extra);
+        let out = run_in(work.path(), &args);
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let plain = eval(&[]);
+    // One step of size 1e-4 from zero leaves every output near 0: a different, near-chance
+    // result shows the override reached the relaxation.
+    let frozen = eval(&["--steps", "1", "--set", "dynamics.epsilon=0.0001"]);
+    assert_ne!(plain, frozen);
+    assert!(frozen.contains("free phase of 1 steps"), "{frozen}");
+    fails(
+        work.path(),
+        &["eval", "--checkpoint", "run/checkpoint.npz", "--set", "dynamics.epsilon=7"],
+        &["checkpoint.npz", "dynamics.epsilon"],
+    );
+    fails(
+        work.path(),
+        &["eval", "--checkpoint", "run/checkpoint.npz", "--preset", "ep-1h"],
+        &["the checkpoint's config", "--set"],
+    );
 }

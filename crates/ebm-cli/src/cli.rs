@@ -170,7 +170,8 @@ pub struct EvalArgs {
     /// else the embedded subset.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Free-phase steps (default: the checkpoint config's evaluation steps).
+    /// Free-phase steps (default: the checkpoint config's evaluation steps). The checkpoint's
+    /// config is used, with --set overrides on top (e.g. --set dynamics.schedule=alternating).
     #[arg(long, value_name = "N")]
     pub steps: Option<usize>,
 }

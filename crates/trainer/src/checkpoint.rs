@@ -189,8 +189,17 @@ pub fn read_config(path: &Path, overrides: &[String]) -> Result<ValidConfig, Tra
 
 /// Read only the configuration and the network (for evaluation).
 pub fn load_net(path: &Path) -> Result<(ValidConfig, LayeredNet<f32>), TrainError> {
+    load_net_with(path, &[])
+}
+
+/// [`load_net`] with `--set`-style `overrides` (`path=value`) applied to the checkpoint's
+/// config before it is validated (e.g. another relaxation schedule for evaluation).
+pub fn load_net_with(
+    path: &Path,
+    overrides: &[String],
+) -> Result<(ValidConfig, LayeredNet<f32>), TrainError> {
     let (mut npz, meta) = open(path)?;
-    let config = config_of(path, &meta, &[])?;
+    let config = config_of(path, &meta, overrides)?;
     let net = read_net(&mut npz, path, &config)?;
     Ok((config, net))
 }

@@ -356,8 +356,20 @@ fn no_checkpoint(dir: &Path) -> UserError {
 }
 
 /// `ebm eval`.
-pub fn eval(args: &EvalArgs, _global: &GlobalOpts) -> Result<()> {
-    let (config, net) = checkpoint::load_net(&args.checkpoint)?;
+pub fn eval(args: &EvalArgs, global: &GlobalOpts) -> Result<()> {
+    // The checkpoint carries its config; --set (and --seed) apply on top of it, as for
+    // --resume. A second base config would be ambiguous, so --config / --preset are refused.
+    if global.config.is_some() || global.preset.is_some() {
+        return Err(crate::output::UserError(
+            "ebm eval uses the checkpoint's config: change it with --set PATH=VALUE, not --config or --preset".into(),
+        )
+        .into());
+    }
+    let mut overrides = global.overrides.clone();
+    if let Some(seed) = global.seed {
+        overrides.push(format!("seed={seed}"));
+    }
+    let (config, net) = checkpoint::load_net_with(&args.checkpoint, &overrides)?;
     let (data, description) = load_data(args.data.as_deref(), &config)?;
     trainer::run::check_data(&config, &data)?;
     let steps = args.steps.unwrap_or_else(|| config.eval_steps());
