@@ -204,6 +204,10 @@ pub struct TrainingConfig {
     /// Also write a checkpoint every this many minibatches within an epoch (0 = never), so
     /// that a killed run loses at most that many minibatches.
     pub checkpoint_every_batches: usize,
+    /// Re-evaluate the whole training set from zero states every this many epochs and at the
+    /// last epoch (1 = every epoch; 0 = never). On deep nets this evaluation costs about as
+    /// much as the epoch's training; the running training error is always reported.
+    pub train_eval_every: usize,
 }
 
 impl Default for TrainingConfig {
@@ -220,6 +224,7 @@ impl Default for TrainingConfig {
             checkpoint_every: 1,
             rule: LearningRule::Contrastive,
             checkpoint_every_batches: 0,
+            train_eval_every: 1,
         }
     }
 }

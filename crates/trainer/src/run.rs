@@ -250,7 +250,13 @@ fn end_of_epoch(state: &mut TrainState, data: &Mnist) -> Result<EpochMetrics, Tr
     let test = evaluate(config, &state.net, &data.test, steps, cost, None)?;
     let test_persistent =
         evaluate(config, &state.net, &data.test, steps, cost, Some(&mut state.test_particles))?;
-    let train = evaluate(config, &state.net, &data.train, steps, cost, None)?;
+    let epoch = state.epoch + 1;
+    let every = config.training.train_eval_every;
+    let train = if every > 0 && (epoch.is_multiple_of(every) || epoch == config.training.epochs) {
+        Some(evaluate(config, &state.net, &data.train, steps, cost, None)?.error_rate())
+    } else {
+        None
+    };
     let relative_weight_change = state
         .net
         .weights
@@ -265,9 +271,9 @@ fn end_of_epoch(state: &mut TrainState, data: &Mnist) -> Result<EpochMetrics, Tr
     let p = &state.partial;
     let n = p.examples.max(1) as f64;
     Ok(EpochMetrics {
-        epoch: state.epoch + 1,
+        epoch,
         train_error_running: p.errors as f64 / n,
-        train_error: Some(train.error_rate()),
+        train_error: train,
         test_error: test.error_rate(),
         test_error_persistent: test_persistent.error_rate(),
         mean_energy: p.energy / n,

@@ -203,6 +203,28 @@ fn learning_reduces_the_error() {
     assert!(h[2].test_error < 0.3, "{h:?}");
 }
 
+#[test]
+fn train_set_is_re_evaluated_every_n_epochs_and_at_the_last() {
+    let run = |every: usize| {
+        let config = small_config(|c| {
+            c.training.epochs = 5;
+            c.training.train_eval_every = every;
+        });
+        let data = small_data();
+        let mut state = TrainState::new(config, &data).unwrap();
+        train(&mut state, &data, &mut Silent).unwrap();
+        state.history.iter().map(|m| m.train_error).collect::<Vec<_>>()
+    };
+    let every = run(1);
+    assert!(every.iter().all(Option::is_some), "{every:?}");
+    let some = |v: &[Option<f64>]| v.iter().map(Option::is_some).collect::<Vec<_>>();
+    assert_eq!(some(&run(2)), [false, true, false, true, true]);
+    let never = run(0);
+    assert_eq!(some(&never), [false; 5]);
+    // Skipping the evaluation changes nothing else: the evaluated epochs agree.
+    assert_eq!(run(2)[1], every[1]);
+}
+
 // ---- numerical faults (issue 6) ----
 
 #[test]
