@@ -95,3 +95,30 @@ fn help_describes_every_option() {
         }
     }
 }
+
+#[test]
+fn documented_run_configs_load_on_their_presets() {
+    // docs/configs/*.toml are the configs the reproductions train: each must stay valid on
+    // top of the preset that its header names.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (file, preset, layers) in [
+        ("best.toml", "ep-1h", "784, 2000, 10,"),
+        ("ep-2h-fast.toml", "ep-2h", "784, 500, 500, 10,"),
+        ("ep-3h-fast.toml", "ep-3h", "784, 500, 500, 500, 10,"),
+    ] {
+        let path = root.join("docs/configs").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(&format!("--preset {preset} --config docs/configs/{file}")),
+            "{file}"
+        );
+        let path = path.to_str().unwrap();
+        let out = run_in(dir.path(), &["config", "show", "--preset", preset, "--config", path]);
+        assert!(out.status.success(), "{file}: {}", stderr(&out));
+        let shown = stdout(&out);
+        let flat: String = shown.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&format!("layers = [ {layers} ]")), "{file}: {flat}");
+        assert!(shown.contains("schedule = \"alternating\""), "{file}: {shown}");
+    }
+}
