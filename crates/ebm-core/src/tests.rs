@@ -794,3 +794,34 @@ fn sparse_input_products_match_dense_products() {
         assert_eq!(seen, expected);
     }
 }
+
+#[test]
+fn thin_dot_kernel_sums_each_entry_in_its_documented_order() {
+    // acc_dot_rows is register-blocked over rows and columns; every entry must still be the
+    // 16-lane sum of its own terms, lanes folded in order, then the scalar tail: bit for bit.
+    let mut r = rng(12);
+    for (rows, k, n) in [(20, 500, 10), (3, 37, 7), (1, 16, 1), (5, 15, 11), (4, 64, 5)] {
+        let a = Array2::from_shape_fn((rows, k), |_| r.random_range(-1.0f32..1.0));
+        let b_t = Array2::from_shape_fn((n, k), |_| r.random_range(-1.0f32..1.0));
+        let c0 = Array2::from_shape_fn((rows, n), |_| r.random_range(-1.0f32..1.0));
+        let mut c = c0.clone();
+        crate::kernels::acc_dot_rows(&a, &b_t, &mut c);
+        let full = k / 16 * 16;
+        for i in 0..rows {
+            for j in 0..n {
+                let mut lanes = [0.0f32; 16];
+                for start in (0..full).step_by(16) {
+                    for (l, lane) in lanes.iter_mut().enumerate() {
+                        *lane += a[(i, start + l)] * b_t[(j, start + l)];
+                    }
+                }
+                let mut total = lanes.iter().fold(0.0f32, |t, &v| t + v);
+                for t in full..k {
+                    total += a[(i, t)] * b_t[(j, t)];
+                }
+                let expected = c0[(i, j)] + total;
+                assert_eq!(c[(i, j)].to_bits(), expected.to_bits(), "({rows},{k},{n}) at ({i},{j})");
+            }
+        }
+    }
+}
