@@ -820,7 +820,11 @@ fn thin_dot_kernel_sums_each_entry_in_its_documented_order() {
                     total += a[(i, t)] * b_t[(j, t)];
                 }
                 let expected = c0[(i, j)] + total;
-                assert_eq!(c[(i, j)].to_bits(), expected.to_bits(), "({rows},{k},{n}) at ({i},{j})");
+                assert_eq!(
+                    c[(i, j)].to_bits(),
+                    expected.to_bits(),
+                    "({rows},{k},{n}) at ({i},{j})"
+                );
             }
         }
     }
