@@ -188,6 +188,9 @@ pub struct TrainingConfig {
     pub cost: CostKind,
     /// Learning rate per weight layer (one per pair of adjacent layers).
     pub alphas: Vec<f64>,
+    /// Factor applied to every learning rate once per epoch: epoch `e` (1-based) trains with
+    /// `alphas * alpha_decay^(e - 1)`. 1 (the default) keeps the rates fixed, as in the paper.
+    pub alpha_decay: f64,
     /// Examples per minibatch.
     pub batch_size: usize,
     /// Passes over the training set.
@@ -217,6 +220,7 @@ impl Default for TrainingConfig {
             beta_sign: BetaSign::Random,
             cost: CostKind::HalfSquared,
             alphas: vec![0.1, 0.05],
+            alpha_decay: 1.0,
             batch_size: 20,
             epochs: 15,
             persistent_particles: true,

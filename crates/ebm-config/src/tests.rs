@@ -102,6 +102,16 @@ fn validation_names_fields_and_values() {
     c.stdp.tau_plus = f64::INFINITY;
     let fields = invalid_fields(c);
     assert_eq!(fields, vec!["model.rho.beta2", "dynamics.epsilon", "stdp.tau_plus"]);
+
+    for bad in [0.0, -0.5, 1.5, f64::NAN] {
+        let mut c = Config::default();
+        c.training.alpha_decay = bad;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains(&format!("training.alpha_decay = {bad}")), "{err}");
+    }
+    let mut c = Config::default();
+    c.training.alpha_decay = 0.9;
+    c.validate().unwrap();
 }
 
 #[test]

@@ -142,6 +142,14 @@ impl Config {
         for (i, &a) in t.alphas.iter().enumerate() {
             c.non_negative(&format!("training.alphas[{i}]"), a);
         }
+        if c.finite("training.alpha_decay", t.alpha_decay)
+            && !(t.alpha_decay > 0.0 && t.alpha_decay <= 1.0)
+        {
+            c.fail(
+                "training.alpha_decay",
+                format!("= {}: must be in (0, 1] (1 keeps the rates fixed)", t.alpha_decay),
+            );
+        }
         c.positive_count("training.batch_size", t.batch_size);
         c.positive_count("training.epochs", t.epochs);
 

@@ -11,7 +11,7 @@
 //! by both phases; the first layer's update is one product `rho(x)^T (rho(h^beta) - rho(h^0))`;
 //! every buffer is allocated once, in [`Workspace`].
 
-use ebm_config::{BetaSign, LearningRule, UpdateRuleKind, ValidConfig};
+use ebm_config::{BetaSign, LearningRule, TrainingConfig, UpdateRuleKind, ValidConfig};
 use ebm_core::kernels::{SparseInput, par_gemm};
 use ebm_core::{Dynamics, LayeredNet, Output, Relaxer, Rho, States, Stop};
 use ndarray::linalg::general_mat_mul;
@@ -197,6 +197,13 @@ pub fn argmax_rows(y: ArrayView2<'_, f32>) -> Vec<usize> {
         .collect()
 }
 
+/// Learning rate of weight layer `k` in epoch `epoch` (0-based):
+/// `alphas[k] * alpha_decay^epoch` (exactly `alphas[k]` with the default decay of 1).
+pub fn learning_rate(t: &TrainingConfig, k: usize, epoch: usize) -> f64 {
+    let epoch = i32::try_from(epoch).unwrap_or(i32::MAX);
+    t.alphas[k] * t.alpha_decay.powi(epoch)
+}
+
 /// One minibatch of equilibrium propagation: free phase (written back to the persistent
 /// particles), nudged phase(s), contrastive update of `net`.
 #[allow(clippy::too_many_arguments)]
@@ -283,7 +290,7 @@ pub fn train_batch(
         }
     };
     if t.rule != LearningRule::Contrastive {
-        local_update(config, net, ws, signed_beta, index)?;
+        local_update(config, net, ws, signed_beta, epoch, index)?;
         return Ok(stats);
     }
     for k in 1..=depth {
@@ -311,7 +318,7 @@ pub fn train_batch(
         map_rho(&mut ws.rho_pos[k], &ws.nudged.layers[k]);
         map_rho(&mut ws.rho_neg[k], &neg.layers[k]);
     }
-    let coef = |k: usize| (t.alphas[k] as f32) / (denominator * batch as f32);
+    let coef = |k: usize| (learning_rate(t, k, epoch) as f32) / (denominator * batch as f32);
     // W_k += c (rho(pos_k)^T rho(pos_(k+1)) - rho(neg_k)^T rho(neg_(k+1))) for k >= 1.
     for k in 1..depth {
         let c = coef(k);
@@ -373,6 +380,7 @@ fn local_update(
     net: &mut LayeredNet<f32>,
     ws: &mut Workspace,
     signed_beta: f32,
+    epoch: usize,
     index: u64,
 ) -> Result<(), ebm_core::CoreError> {
     let t = &config.training;
@@ -385,7 +393,7 @@ fn local_update(
         BetaSign::Centred => (&[(beta, 1.0), (-beta, -1.0)], 2.0 * beta),
         _ => (&[(signed_beta, 1.0)], signed_beta),
     };
-    let coef = |k: usize| (t.alphas[k] as f32) / (denominator * batch as f32);
+    let coef = |k: usize| (learning_rate(t, k, epoch) as f32) / (denominator * batch as f32);
     let mut rng = stream_rng(config.seed, Stream::Spikes, index);
     let local = &mut ws.local;
     for k in 1..=depth {

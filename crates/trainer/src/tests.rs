@@ -6,7 +6,7 @@ use ndarray::Array2;
 
 use crate::checkpoint;
 use crate::data::Mnist;
-use crate::ep::{Rows, Workspace, train_batch};
+use crate::ep::{Rows, Workspace, init_net, train_batch};
 use crate::run::{Observer, Silent, TrainState, train};
 use crate::{Limits, Outcome};
 
@@ -201,6 +201,33 @@ fn learning_reduces_the_error() {
     let h = &state.history;
     assert!(h[2].train_error_running < h[0].train_error_running, "{h:?}");
     assert!(h[2].test_error < 0.3, "{h:?}");
+}
+
+#[test]
+fn alpha_decay_scales_the_update_of_each_epoch() {
+    // Epoch 2 (0-based) with decay 0.5 must train exactly like fixed rates of alphas / 4.
+    let data = small_data();
+    let step = |f: &dyn Fn(&mut Config)| {
+        let config = small_config(|c| {
+            c.training.alphas = vec![0.2, 0.08];
+            f(c)
+        });
+        let mut net = init_net(&config).unwrap();
+        let mut ws = Workspace::new(&net, 10);
+        let mut particles: Vec<Array2<f32>> =
+            net.sizes()[1..].iter().map(|&n| Array2::zeros((data.train.len(), n))).collect();
+        train_batch(&config, &mut net, &mut ws, &mut particles, &data.train, Rows::Range(0), 2, 0)
+            .unwrap();
+        net
+    };
+    let decayed = step(&|c| c.training.alpha_decay = 0.5);
+    let scaled = step(&|c| c.training.alphas = vec![0.05, 0.02]);
+    let fixed = step(&|_| {});
+    assert_eq!(decayed, scaled);
+    assert_ne!(decayed, fixed);
+    let t = &small_config(|c| c.training.alpha_decay = 0.9).training;
+    assert_eq!(crate::ep::learning_rate(t, 1, 0), t.alphas[1]);
+    assert!((crate::ep::learning_rate(t, 1, 3) - t.alphas[1] * 0.729).abs() < 1e-15);
 }
 
 #[test]
