@@ -16,7 +16,6 @@
 //! the step loop allocates nothing.
 
 use ebm_config::{Kernels, Schedule, UpdateRuleKind};
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Zip};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -440,7 +439,13 @@ impl<A: Scalar> Relaxer<A> {
             let upper = &states.layers[k + 1];
             match &self.thin_t[k] {
                 Some(w_t) => kernels::acc_axpy_rows_skip_zeros(upper, w_t, d),
-                None => general_mat_mul(A::one(), upper, &net.weights[k].t(), A::one(), d),
+                None => kernels::par_gemm(
+                    A::one(),
+                    &upper.view(),
+                    &net.weights[k].t(),
+                    A::one(),
+                    &mut d.view_mut(),
+                ),
             }
         }
     }
@@ -456,7 +461,13 @@ impl<A: Scalar> Relaxer<A> {
             let lower = &states.layers[k - 1];
             match &self.thin_t[k - 1] {
                 Some(w_t) => kernels::acc_dot_rows(lower, w_t, d),
-                None => general_mat_mul(A::one(), lower, &net.weights[k - 1], A::one(), d),
+                None => kernels::par_gemm(
+                    A::one(),
+                    &lower.view(),
+                    &net.weights[k - 1].view(),
+                    A::one(),
+                    &mut d.view_mut(),
+                ),
             }
         }
     }
@@ -503,13 +514,25 @@ impl<A: Scalar> Relaxer<A> {
             d.assign(&net.biases[k - 1]);
             match &self.thin_t[k - 1] {
                 Some(w_t) => kernels::acc_dot_rows(&lower[k - 1], w_t, d),
-                None => general_mat_mul(A::one(), &lower[k - 1], &net.weights[k - 1], A::one(), d),
+                None => kernels::par_gemm(
+                    A::one(),
+                    &lower[k - 1].view(),
+                    &net.weights[k - 1].view(),
+                    A::one(),
+                    &mut d.view_mut(),
+                ),
             }
         }
         if k < depth {
             match &self.thin_t[k] {
                 Some(w_t) => kernels::acc_axpy_rows(&upper[0], w_t, d),
-                None => general_mat_mul(A::one(), &upper[0], &net.weights[k].t(), A::one(), d),
+                None => kernels::par_gemm(
+                    A::one(),
+                    &upper[0].view(),
+                    &net.weights[k].t(),
+                    A::one(),
+                    &mut d.view_mut(),
+                ),
             }
         }
     }
@@ -626,7 +649,13 @@ impl<A: Scalar> Relaxer<A> {
             let (lower, upper) = self.rho.split_at(k + 1);
             let d = &mut self.drive[k + 1];
             d.assign(&net.biases[k]);
-            general_mat_mul(A::one(), &lower[k], &net.weights[k], A::one(), d);
+            kernels::par_gemm(
+                A::one(),
+                &lower[k].view(),
+                &net.weights[k].view(),
+                A::one(),
+                &mut d.view_mut(),
+            );
             for (b, e_b) in e.iter_mut().enumerate() {
                 *e_b -= d.row(b).dot(&upper[0].row(b));
             }

@@ -322,8 +322,20 @@ pub fn train_batch(
     // W_k += c (rho(pos_k)^T rho(pos_(k+1)) - rho(neg_k)^T rho(neg_(k+1))) for k >= 1.
     for k in 1..depth {
         let c = coef(k);
-        general_mat_mul(c, &ws.rho_pos[k].t(), &ws.rho_pos[k + 1], 1.0, &mut net.weights[k]);
-        general_mat_mul(-c, &ws.rho_neg[k].t(), &ws.rho_neg[k + 1], 1.0, &mut net.weights[k]);
+        par_gemm(
+            c,
+            &ws.rho_pos[k].t(),
+            &ws.rho_pos[k + 1].view(),
+            1.0,
+            &mut net.weights[k].view_mut(),
+        );
+        par_gemm(
+            -c,
+            &ws.rho_neg[k].t(),
+            &ws.rho_neg[k + 1].view(),
+            1.0,
+            &mut net.weights[k].view_mut(),
+        );
     }
     // Biases from the differences (kept in rho_neg), and W_0 as one product: rho(x) is the
     // same in both phases, so dW_0 = c rho(x)^T (rho(h^beta) - rho(h^0)).

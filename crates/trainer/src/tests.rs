@@ -97,25 +97,31 @@ fn train_with_threads(threads: usize, config: &ValidConfig, data: &Mnist) -> Tra
 
 #[test]
 fn same_seed_gives_identical_runs_on_one_and_two_threads() {
-    // 784-300-10 makes the input products large enough to be split over threads.
-    let config = small_config(|c| {
-        c.model.layers = vec![784, 300, 10];
-        c.training.batch_size = 20;
-        c.training.data_order = ebm_config::DataOrder::Shuffled;
-    });
-    let data = small_data();
-    let a = train_with_threads(1, &config, &data);
-    let b = train_with_threads(2, &config, &data);
-    assert_eq!(a.net, b.net);
-    assert_eq!(a.train_particles, b.train_particles);
-    let strip = |s: &TrainState| {
-        s.history
-            .iter()
-            .map(|m| (m.train_error_running, m.test_error, m.test_error_persistent, m.mean_energy))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(strip(&a), strip(&b));
-    assert!(a.history.last().unwrap().train_error_running < 0.9);
+    // 784-300-10 makes the input products large enough to be split over threads, and
+    // 784-300-300-10 the hidden-to-hidden products and their updates as well.
+    for layers in [vec![784, 300, 10], vec![784, 300, 300, 10]] {
+        let config = small_config(|c| {
+            c.training.alphas = vec![0.1; layers.len() - 1];
+            c.model.layers = layers;
+            c.training.batch_size = 20;
+            c.training.data_order = ebm_config::DataOrder::Shuffled;
+        });
+        let data = small_data();
+        let a = train_with_threads(1, &config, &data);
+        let b = train_with_threads(2, &config, &data);
+        assert_eq!(a.net, b.net);
+        assert_eq!(a.train_particles, b.train_particles);
+        let strip = |s: &TrainState| {
+            s.history
+                .iter()
+                .map(|m| {
+                    (m.train_error_running, m.test_error, m.test_error_persistent, m.mean_energy)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&a), strip(&b));
+        assert!(a.history.last().unwrap().train_error_running < 0.9);
+    }
 }
 
 /// Stops after a given number of minibatches.
