@@ -223,10 +223,10 @@ impl<A: Scalar> Relaxer<A> {
         } else {
             kernels::par_gemm(
                 A::one(),
-                &self.rho[0].view(),
-                &net.weights[0].view(),
+                &self.rho[0],
+                &net.weights[0],
                 A::one(),
-                &mut self.input_drive.view_mut(),
+                &mut self.input_drive,
             );
         }
         // The weights may have changed since the last call: refresh the thin transposes.
@@ -439,13 +439,7 @@ impl<A: Scalar> Relaxer<A> {
             let upper = &states.layers[k + 1];
             match &self.thin_t[k] {
                 Some(w_t) => kernels::acc_axpy_rows_skip_zeros(upper, w_t, d),
-                None => kernels::par_gemm(
-                    A::one(),
-                    &upper.view(),
-                    &net.weights[k].t(),
-                    A::one(),
-                    &mut d.view_mut(),
-                ),
+                None => kernels::par_gemm(A::one(), upper, &net.weights[k].t(), A::one(), d),
             }
         }
     }
@@ -461,13 +455,7 @@ impl<A: Scalar> Relaxer<A> {
             let lower = &states.layers[k - 1];
             match &self.thin_t[k - 1] {
                 Some(w_t) => kernels::acc_dot_rows(lower, w_t, d),
-                None => kernels::par_gemm(
-                    A::one(),
-                    &lower.view(),
-                    &net.weights[k - 1].view(),
-                    A::one(),
-                    &mut d.view_mut(),
-                ),
+                None => kernels::par_gemm(A::one(), lower, &net.weights[k - 1], A::one(), d),
             }
         }
     }
@@ -514,25 +502,15 @@ impl<A: Scalar> Relaxer<A> {
             d.assign(&net.biases[k - 1]);
             match &self.thin_t[k - 1] {
                 Some(w_t) => kernels::acc_dot_rows(&lower[k - 1], w_t, d),
-                None => kernels::par_gemm(
-                    A::one(),
-                    &lower[k - 1].view(),
-                    &net.weights[k - 1].view(),
-                    A::one(),
-                    &mut d.view_mut(),
-                ),
+                None => {
+                    kernels::par_gemm(A::one(), &lower[k - 1], &net.weights[k - 1], A::one(), d)
+                }
             }
         }
         if k < depth {
             match &self.thin_t[k] {
                 Some(w_t) => kernels::acc_axpy_rows(&upper[0], w_t, d),
-                None => kernels::par_gemm(
-                    A::one(),
-                    &upper[0].view(),
-                    &net.weights[k].t(),
-                    A::one(),
-                    &mut d.view_mut(),
-                ),
+                None => kernels::par_gemm(A::one(), &upper[0], &net.weights[k].t(), A::one(), d),
             }
         }
     }
@@ -649,13 +627,7 @@ impl<A: Scalar> Relaxer<A> {
             let (lower, upper) = self.rho.split_at(k + 1);
             let d = &mut self.drive[k + 1];
             d.assign(&net.biases[k]);
-            kernels::par_gemm(
-                A::one(),
-                &lower[k].view(),
-                &net.weights[k].view(),
-                A::one(),
-                &mut d.view_mut(),
-            );
+            kernels::par_gemm(A::one(), &lower[k], &net.weights[k], A::one(), d);
             for (b, e_b) in e.iter_mut().enumerate() {
                 *e_b -= d.row(b).dot(&upper[0].row(b));
             }

@@ -391,12 +391,13 @@ const PARALLEL_MIN_WORK: usize = 1 << 20;
 /// `c = alpha a b + beta c` (one GEMM), split by columns of `b` and `c` over the rayon pool
 /// when the product is large. Each output entry is computed by exactly the same sequence of
 /// operations whatever the split, so the result is bit-identical for any thread count.
+/// Takes arrays and views alike (as `general_mat_mul` does).
 pub fn par_gemm<A: Scalar>(
     alpha: A,
-    a: &ndarray::ArrayView2<'_, A>,
-    b: &ndarray::ArrayView2<'_, A>,
+    a: &ndarray::ArrayRef2<A>,
+    b: &ndarray::ArrayRef2<A>,
     beta: A,
-    c: &mut ndarray::ArrayViewMut2<'_, A>,
+    c: &mut ndarray::ArrayRef2<A>,
 ) {
     use ndarray::linalg::general_mat_mul;
     let (m, k) = a.dim();

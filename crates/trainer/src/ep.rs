@@ -322,20 +322,8 @@ pub fn train_batch(
     // W_k += c (rho(pos_k)^T rho(pos_(k+1)) - rho(neg_k)^T rho(neg_(k+1))) for k >= 1.
     for k in 1..depth {
         let c = coef(k);
-        par_gemm(
-            c,
-            &ws.rho_pos[k].t(),
-            &ws.rho_pos[k + 1].view(),
-            1.0,
-            &mut net.weights[k].view_mut(),
-        );
-        par_gemm(
-            -c,
-            &ws.rho_neg[k].t(),
-            &ws.rho_neg[k + 1].view(),
-            1.0,
-            &mut net.weights[k].view_mut(),
-        );
+        par_gemm(c, &ws.rho_pos[k].t(), &ws.rho_pos[k + 1], 1.0, &mut net.weights[k]);
+        par_gemm(-c, &ws.rho_neg[k].t(), &ws.rho_neg[k + 1], 1.0, &mut net.weights[k]);
     }
     // Biases from the differences (kept in rho_neg), and W_0 as one product: rho(x) is the
     // same in both phases, so dW_0 = c rho(x)^T (rho(h^beta) - rho(h^0)).
@@ -363,7 +351,7 @@ fn add_bias_update(bias: &mut ndarray::Array1<f32>, c: f32, diff: &Array2<f32>) 
 fn add_input_outer(relaxer: &Relaxer<f32>, c: f32, diff: &Array2<f32>, w0: &mut Array2<f32>) {
     match relaxer.sparse_input() {
         Some(sparse) => sparse.acc_outer(c, diff, w0),
-        None => par_gemm(c, &relaxer.rho_input().t(), &diff.view(), 1.0, &mut w0.view_mut()),
+        None => par_gemm(c, &relaxer.rho_input().t(), diff, 1.0, w0),
     }
 }
 

@@ -31,13 +31,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 pub fn source(global: &GlobalOpts) -> anyhow::Result<ConfigSource> {
     let preset = global.preset.as_deref().map(str::parse).transpose()?;
     let mut source = ConfigSource { preset, file: global.config.clone(), overrides: vec![] };
-    for raw in &global.overrides {
-        source.set(raw)?;
-    }
-    if let Some(seed) = global.seed {
-        source.set(&format!("seed={seed}"))?;
+    for raw in overrides(global) {
+        source.set(&raw)?;
     }
     Ok(source)
+}
+
+/// The `--set` overrides in order, then `--seed N` as `seed=N`: what applies on top of a base
+/// configuration (a preset and file, or a checkpoint's saved config).
+pub fn overrides(global: &GlobalOpts) -> Vec<String> {
+    let mut overrides = global.overrides.clone();
+    if let Some(seed) = global.seed {
+        overrides.push(format!("seed={seed}"));
+    }
+    overrides
 }
 
 /// Load and validate the effective configuration.

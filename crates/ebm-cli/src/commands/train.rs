@@ -245,10 +245,7 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
             if !path.exists() {
                 return Err(no_checkpoint(dir).into());
             }
-            let mut overrides = global.overrides.clone();
-            if let Some(seed) = global.seed {
-                overrides.push(format!("seed={seed}"));
-            }
+            let overrides = super::overrides(global);
             let saved = checkpoint::read_config(&path, &overrides)?;
             let (data, description) = load_data(args.data.as_deref(), &saved)?;
             let state = checkpoint::load(&path, &data, &overrides)?;
@@ -365,10 +362,7 @@ pub fn eval(args: &EvalArgs, global: &GlobalOpts) -> Result<()> {
         )
         .into());
     }
-    let mut overrides = global.overrides.clone();
-    if let Some(seed) = global.seed {
-        overrides.push(format!("seed={seed}"));
-    }
+    let overrides = super::overrides(global);
     let (config, net) = checkpoint::load_net_with(&args.checkpoint, &overrides)?;
     let (data, description) = load_data(args.data.as_deref(), &config)?;
     trainer::run::check_data(&config, &data)?;
