@@ -96,3 +96,63 @@ fn missing_data_directory_exits_2_naming_it() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("no-such-dir"), "{}", stderr(&out));
 }
+
+#[test]
+fn gradcheck_measures_a_trained_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["train", "--out", "run", "--seed", "4"];
+    args.extend(SMALL);
+    let out = run_in(dir.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_in(
+        dir.path(),
+        &[
+            "gradcheck",
+            "--checkpoint",
+            "run/checkpoint.npz",
+            "--out",
+            "g",
+            "--set",
+            "gradcheck.hidden_layers=[1]",
+            "--set",
+            "gradcheck.hidden_size=10",
+            "--set",
+            "gradcheck.examples=8",
+            "--set",
+            "gradcheck.betas=[1e-4, 0.5]",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("g/summary.json")).unwrap())
+            .unwrap();
+    let rows = summary["rows"].as_array().unwrap();
+    let trained: Vec<_> = rows.iter().filter(|r| r["net"] == "run/checkpoint.npz").collect();
+    // 2 weight layers x 2 betas x 2 nudgings; the Glorot 1-hidden net is measured as well.
+    assert_eq!(trained.len(), 8, "{rows:?}");
+    assert_eq!(rows.iter().filter(|r| r["net"] == "glorot").count(), 8);
+    let get = |layer: u64, beta: f64, nudging: &str, field: &str| {
+        trained
+            .iter()
+            .find(|r| r["layer"] == layer && r["beta"] == beta && r["nudging"] == nudging)
+            .unwrap()[field]
+            .as_f64()
+            .unwrap()
+    };
+    for layer in 0..2 {
+        assert_eq!(trained.iter().filter(|r| r["layer"] == layer).count(), 4);
+        let cosine = get(layer, 1e-4, "centred", "cosine");
+        assert!(cosine > 0.99, "layer {layer}: centred cosine {cosine}");
+        assert!(
+            get(layer, 0.5, "one-sided", "relative_error")
+                > get(layer, 1e-4, "one-sided", "relative_error"),
+            "layer {layer}: the one-sided bias grows with beta"
+        );
+    }
+    // The trained net's examples are those with non-zero cost, recorded.
+    let chosen = &summary["trained_examples"][0];
+    assert_eq!(chosen["net"], "run/checkpoint.npz");
+    assert_eq!(chosen["examples"].as_array().unwrap().len(), 8, "{chosen}");
+    let depths = summary["depths"].as_array().unwrap();
+    assert!(depths.iter().any(|d| d["net"] == "run/checkpoint.npz" && d["hidden_layers"] == 1));
+}

@@ -96,6 +96,10 @@ pub struct GradcheckArgs {
     /// embedded subset.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Also measure this trained network (a checkpoint.npz, cast to f64; repeatable). The
+    /// Glorot networks of `gradcheck.hidden_layers` from the seed are always measured.
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    pub checkpoints: Vec<PathBuf>,
 }
 
 /// `ebm relax-steps`

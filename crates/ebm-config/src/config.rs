@@ -447,6 +447,11 @@ pub struct GradcheckConfig {
     pub epsilon: f64,
     /// Update order of the relaxation (the fixed points do not depend on it).
     pub schedule: Schedule,
+    /// For a trained network (`ebm gradcheck --checkpoint`): how many evenly spaced training
+    /// examples to scan for ones whose cost at the free fixed point is non-zero; the first
+    /// `examples` of those are used. A trained net's outputs sit exactly on the targets for
+    /// most examples, where the loss and its gradient are exactly 0: nothing to compare.
+    pub candidates: usize,
 }
 
 impl Default for GradcheckConfig {
@@ -461,6 +466,7 @@ impl Default for GradcheckConfig {
             max_steps: 200_000,
             epsilon: 1.0,
             schedule: Schedule::Alternating,
+            candidates: 2000,
         }
     }
 }

@@ -232,6 +232,7 @@ impl Config {
         }
         c.positive_count("gradcheck.hidden_size", g.hidden_size);
         c.positive_count("gradcheck.examples", g.examples);
+        c.positive_count("gradcheck.candidates", g.candidates);
         c.positive_count("gradcheck.max_steps", g.max_steps);
         c.positive("gradcheck.weight_scale", g.weight_scale);
         c.positive("gradcheck.tolerance", g.tolerance);

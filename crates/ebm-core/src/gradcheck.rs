@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::analysis::compare_flat;
 use crate::gradient::{ParamGrad, ep_estimate, true_gradient};
-use crate::{CoreError, Dynamics, LayeredNet, Output, Relaxer, Rho, States};
+use crate::{CoreError, Dynamics, LayeredNet, Output, Relaxation, Relaxer, Rho, States};
 
 /// Settings of the experiment.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +59,9 @@ impl GradcheckSettings {
 /// One comparison: a layer's EP estimate at one beta against the true gradient.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GradcheckRow {
+    /// The network measured: `glorot` (drawn from the seed) or a caller's label (e.g. a
+    /// trained checkpoint's path).
+    pub net: String,
     /// Hidden layers of the network.
     pub hidden_layers: usize,
     /// Weight layer `k` (between layers `k` and `k+1`; 0 = input to first hidden), with its
@@ -68,7 +71,8 @@ pub struct GradcheckRow {
     pub beta: f64,
     /// `one-sided` or `centred`.
     pub nudging: &'static str,
-    /// Cosine between the EP estimate and the true gradient.
+    /// Cosine between the EP estimate and the true gradient (NaN when the true gradient is 0,
+    /// as are the two ratios below).
     pub cosine: f64,
     /// `|EP estimate| / |true gradient|`.
     pub norm_ratio: f64,
@@ -83,6 +87,8 @@ pub struct GradcheckRow {
 /// Per-depth facts about the free fixed point and the solve.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GradcheckDepth {
+    /// The network measured (as [`GradcheckRow::net`]).
+    pub net: String,
     /// Hidden layers.
     pub hidden_layers: usize,
     /// Layer sizes.
@@ -122,33 +128,37 @@ pub fn gradient_fidelity(
             settings.weight_scale,
             &mut rng,
         )?;
-        let (r, d) = one_depth(settings, &net, x, target, hidden)?;
+        let (r, d) = gradient_fidelity_of(settings, "glorot", &net, x, target)?;
         rows.extend(r);
         depths.push(d);
     }
     Ok((rows, depths))
 }
 
-fn one_depth(
+/// The same comparison on a given network (e.g. a trained checkpoint, cast to `f64`), labelled
+/// `name` in its rows; `settings.hidden_layers`, `hidden_size` and `weight_scale` are not used.
+/// The free fixed point is relaxed with `settings.dynamics` to `settings.tolerance` whatever
+/// the dynamics the network was trained with, so the comparison is at a true fixed point.
+pub fn gradient_fidelity_of(
     s: &GradcheckSettings,
+    name: &str,
     net: &LayeredNet<f64>,
     x: ArrayView2<'_, f64>,
     target: ArrayView2<'_, f64>,
-    hidden: usize,
 ) -> Result<(Vec<GradcheckRow>, GradcheckDepth), CoreError> {
-    let mut relaxer = Relaxer::new(net, x.nrows(), 0);
-    relaxer.set_input(net, x)?;
-    let mut free = States::with_input(net, x)?;
-    let relaxed = relaxer.relax_to_residual(
-        net,
-        &mut free,
-        &Output::Free,
-        &s.dynamics,
-        s.tolerance,
-        s.max_steps,
-    )?;
+    let sizes = net.sizes();
+    if sizes[0] != x.ncols() || sizes[sizes.len() - 1] != target.ncols() {
+        return Err(CoreError::Shape {
+            what: format!("(input, target) columns given for net `{name}`"),
+            got: vec![x.ncols(), target.ncols()],
+            expected: vec![sizes[0], sizes[sizes.len() - 1]],
+        });
+    }
+    let hidden = net.depth() - 1;
+    let (mut relaxer, free, relaxed) = free_fixed_point(s, net, x)?;
     let truth = true_gradient(net, &free, target, s.cost, 1e-12, 10_000)?;
     let depth_info = GradcheckDepth {
+        net: name.to_owned(),
         hidden_layers: hidden,
         sizes: net.sizes(),
         free_residual: relaxed.last_delta,
@@ -182,11 +192,17 @@ fn one_depth(
         for (nudging, estimate, nudged_residual) in estimates {
             for k in 0..net.depth() {
                 let (est, tru) = (estimate.layer(k), truth.grad.layer(k));
-                let (cosine, norm_ratio) = compare_flat(&est, &tru);
-                let diff: Vec<f64> = est.iter().zip(&tru).map(|(a, b)| a - b).collect();
-                let (_, relative_error) = compare_flat(&diff, &tru);
                 let true_norm = tru.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let (cosine, norm_ratio, relative_error) = if true_norm > 0.0 {
+                    let (cosine, norm_ratio) = compare_flat(&est, &tru);
+                    let diff: Vec<f64> = est.iter().zip(&tru).map(|(a, b)| a - b).collect();
+                    (cosine, norm_ratio, compare_flat(&diff, &tru).1)
+                } else {
+                    // A zero gradient (zero cost on every example) has no direction.
+                    (f64::NAN, f64::NAN, f64::NAN)
+                };
                 rows.push(GradcheckRow {
+                    net: name.to_owned(),
                     hidden_layers: hidden,
                     layer: k,
                     beta,
@@ -201,4 +217,49 @@ fn one_depth(
         }
     }
     Ok((rows, depth_info))
+}
+
+/// Indices of the rows of `x` whose cost at the free fixed point of `net` (relaxed as in the
+/// experiment, in batches of 100) is non-zero, in order, stopping at `wanted`. On a trained net
+/// most examples have cost exactly 0 (outputs clipped onto the targets), hence a zero gradient.
+pub fn costly_examples(
+    s: &GradcheckSettings,
+    net: &LayeredNet<f64>,
+    x: ArrayView2<'_, f64>,
+    target: ArrayView2<'_, f64>,
+    wanted: usize,
+) -> Result<Vec<usize>, CoreError> {
+    let mut found = Vec::new();
+    let mut start = 0;
+    while start < x.nrows() && found.len() < wanted {
+        let end = (start + 100).min(x.nrows());
+        let (_, free, _) = free_fixed_point(s, net, x.slice(ndarray::s![start..end, ..]))?;
+        let cost =
+            crate::energy::cost(free.output(), target.slice(ndarray::s![start..end, ..]), s.cost);
+        found.extend(cost.iter().enumerate().filter(|(_, c)| **c > 0.0).map(|(i, _)| start + i));
+        start = end;
+    }
+    found.truncate(wanted);
+    Ok(found)
+}
+
+/// The free fixed point of inputs `x` from zero states, relaxed to `s.tolerance`, with the
+/// relaxer (its input drive set) for nudged phases from it.
+fn free_fixed_point(
+    s: &GradcheckSettings,
+    net: &LayeredNet<f64>,
+    x: ArrayView2<'_, f64>,
+) -> Result<(Relaxer<f64>, States<f64>, Relaxation), CoreError> {
+    let mut relaxer = Relaxer::new(net, x.nrows(), 0);
+    relaxer.set_input(net, x)?;
+    let mut free = States::with_input(net, x)?;
+    let relaxed = relaxer.relax_to_residual(
+        net,
+        &mut free,
+        &Output::Free,
+        &s.dynamics,
+        s.tolerance,
+        s.max_steps,
+    )?;
+    Ok((relaxer, free, relaxed))
 }

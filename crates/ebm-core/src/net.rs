@@ -118,6 +118,14 @@ impl<A: Scalar> LayeredNet<A> {
         Self::from_parts(weights, biases, rho)
     }
 
+    /// The same network in another float type (e.g. a trained `f32` checkpoint in `f64` for
+    /// the gradient checks).
+    pub fn cast<B: Scalar>(&self) -> LayeredNet<B> {
+        let weights = self.weights.iter().map(|w| w.mapv(|v| B::of(v.f64()))).collect();
+        let biases = self.biases.iter().map(|b| b.mapv(|v| B::of(v.f64()))).collect();
+        LayeredNet { weights, biases, rho: self.rho }
+    }
+
     /// Units per layer, input first.
     pub fn sizes(&self) -> Vec<usize> {
         let mut s = vec![self.weights[0].nrows()];

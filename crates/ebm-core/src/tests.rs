@@ -606,6 +606,58 @@ fn gradient_fidelity_experiment_shows_centred_accuracy_and_one_sided_bias() {
 }
 
 #[test]
+fn gradient_fidelity_of_a_given_net_labels_its_rows_and_checks_shapes() {
+    let mut r = rng(52);
+    let x = Array2::from_shape_fn((4, 12), |_| r.random_range(0.0..1.0));
+    let mut target = Array2::zeros((4, 4));
+    for b in 0..4 {
+        target[(b, b % 4)] = 1.0;
+    }
+    // An f32 net (as a checkpoint holds), cast to f64 exactly.
+    let net32 =
+        LayeredNet::<f32>::scaled_uniform(&[12, 8, 4], Rho::default(), 0.7, &mut r).unwrap();
+    let net = net32.cast::<f64>();
+    assert_eq!(net.sizes(), net32.sizes());
+    assert_eq!(net.weights[0][(3, 5)], f64::from(net32.weights[0][(3, 5)]));
+    let settings = gradcheck::GradcheckSettings {
+        hidden_layers: vec![],
+        hidden_size: 0,
+        betas: vec![1e-4],
+        weight_scale: 1.0,
+        tolerance: 1e-12,
+        max_steps: 100_000,
+        dynamics: Dynamics::projected(1.0).with_schedule(Schedule::Alternating),
+        cost: CostKind::HalfSquared,
+    };
+    let (rows, depth) =
+        gradcheck::gradient_fidelity_of(&settings, "trained", &net, x.view(), target.view())
+            .unwrap();
+    assert_eq!((depth.net.as_str(), depth.hidden_layers), ("trained", 1));
+    assert_eq!(rows.len(), 2 * 2);
+    for row in &rows {
+        assert_eq!(row.net, "trained");
+        if row.nudging == "centred" {
+            assert!(row.cosine > 0.9999, "{row:?}");
+        }
+    }
+    // Zero couplings into the output and biases (2, -2, -2, -2): y* = (1, 0, 0, 0) exactly,
+    // so the examples of class 0 have zero cost and the others do not.
+    let mut clipped = net.clone();
+    clipped.weights[1].fill(0.0);
+    clipped.biases[1] = ndarray::arr1(&[2.0, -2.0, -2.0, -2.0]);
+    let costly =
+        gradcheck::costly_examples(&settings, &clipped, x.view(), target.view(), 10).unwrap();
+    assert_eq!(costly, vec![1, 2, 3]);
+    let costly =
+        gradcheck::costly_examples(&settings, &clipped, x.view(), target.view(), 2).unwrap();
+    assert_eq!(costly, vec![1, 2]);
+    let wrong = Array2::zeros((4, 3));
+    let err = gradcheck::gradient_fidelity_of(&settings, "trained", &net, x.view(), wrong.view())
+        .unwrap_err();
+    assert!(err.to_string().contains("`trained`"), "{err}");
+}
+
+#[test]
 fn both_schedules_count_steps_to_the_same_fixed_point() {
     let (net, x, _) = mid_range_net(&[10, 8, 8, 8, 4], 5, 61);
     let choices = [(Schedule::Synchronous, 0.5), (Schedule::Alternating, 1.0)];

@@ -3,10 +3,13 @@
 //! the free phase needs to reach a residual under synchronous and alternating updates. Both on
 //! MNIST inputs (the embedded subset unless `--data`); see `docs/gradient.md`.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use ebm_config::Schedule;
 use ebm_core::convergence::{StepsRow, steps_to_residual};
-use ebm_core::gradcheck::{GradcheckDepth, GradcheckRow, GradcheckSettings, gradient_fidelity};
+use ebm_core::gradcheck::{
+    GradcheckDepth, GradcheckRow, GradcheckSettings, costly_examples, gradient_fidelity,
+    gradient_fidelity_of,
+};
 use ebm_core::{LayeredNet, Rho};
 use ndarray::{Array2, Axis};
 use serde::Serialize;
@@ -21,8 +24,10 @@ struct Summary<'a> {
     command: &'static str,
     seed: u64,
     data: String,
-    /// Indices of the training examples used.
+    /// Indices of the training examples used for the Glorot nets.
     examples: Vec<usize>,
+    /// For each checkpoint: the training examples used (those with non-zero cost).
+    trained_examples: Vec<TrainedExamples>,
     /// Per depth and layer, the centred and one-sided figures at the smallest beta.
     headline: Vec<Headline>,
     depths: &'a [GradcheckDepth],
@@ -31,7 +36,18 @@ struct Summary<'a> {
 }
 
 #[derive(Serialize)]
+struct TrainedExamples {
+    net: String,
+    /// Evenly spaced training examples scanned.
+    candidates: usize,
+    /// Indices of those with non-zero cost at the free fixed point (at most `examples`).
+    examples: Vec<usize>,
+}
+
+#[derive(Serialize)]
 struct Headline {
+    /// `glorot` or the checkpoint's path.
+    net: String,
     hidden_layers: usize,
     layer: usize,
     beta: f64,
@@ -49,30 +65,91 @@ pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
     let g = &config.gradcheck;
     // Evenly spaced training examples (the seed draws the weights).
     let n = mnist.train.len();
-    let examples: Vec<usize> = (0..g.examples.min(n)).map(|i| i * n / g.examples.min(n)).collect();
-    let x = mnist.train.images.select(Axis(0), &examples).mapv(f64::from);
-    let mut target = Array2::<f64>::zeros((examples.len(), 10));
-    for (b, &i) in examples.iter().enumerate() {
-        target[(b, mnist.train.labels[i] as usize)] = 1.0;
-    }
+    let spaced = |count: usize| -> Vec<usize> {
+        let count = count.min(n);
+        (0..count).map(|i| i * n / count).collect()
+    };
+    let inputs = |indices: &[usize]| {
+        let x = mnist.train.images.select(Axis(0), indices).mapv(f64::from);
+        let mut target = Array2::<f64>::zeros((indices.len(), 10));
+        for (b, &i) in indices.iter().enumerate() {
+            target[(b, mnist.train.labels[i] as usize)] = 1.0;
+        }
+        (x, target)
+    };
+    let examples = spaced(g.examples);
+    let (x, target) = inputs(&examples);
     let settings = GradcheckSettings::from_config(g, config.training.cost);
-    let (rows, depths) = gradient_fidelity(&settings, x.view(), target.view(), config.seed)?;
+    let (mut rows, mut depths) =
+        gradient_fidelity(&settings, x.view(), target.view(), config.seed)?;
+    let mut trained_examples = Vec::new();
+    for path in &args.checkpoints {
+        // The checkpoint's own cost: the loss it was trained on.
+        let (trained, net) = trainer::checkpoint::load_net(path)?;
+        let own = GradcheckSettings { cost: trained.training.cost, ..settings.clone() };
+        let name = path.display().to_string();
+        let net = net.cast::<f64>();
+        let candidates = spaced(g.candidates);
+        let (cx, ct) = inputs(&candidates);
+        let costly = costly_examples(&own, &net, cx.view(), ct.view(), g.examples)?;
+        if costly.is_empty() {
+            bail!(
+                "{name}: none of the {} candidate training examples (gradcheck.candidates) has a \
+                 non-zero cost at the free fixed point, so the true gradient is 0; raise \
+                 gradcheck.candidates",
+                candidates.len()
+            );
+        }
+        let chosen: Vec<usize> = costly.iter().map(|&i| candidates[i]).collect();
+        println!(
+            "{name}: {} examples with non-zero cost found among {} candidates",
+            chosen.len(),
+            candidates.len()
+        );
+        let (x, target) = inputs(&chosen);
+        let (r, d) = gradient_fidelity_of(&own, &name, &net, x.view(), target.view())?;
+        rows.extend(r);
+        depths.push(d);
+        trained_examples.push(TrainedExamples {
+            net: name,
+            candidates: candidates.len(),
+            examples: chosen,
+        });
+    }
 
     let beta0 = g.betas.iter().copied().fold(f64::INFINITY, f64::min);
-    let find = |h: usize, k: usize, nudging: &str| {
-        rows.iter()
-            .find(|r| {
-                r.hidden_layers == h && r.layer == k && r.beta == beta0 && r.nudging == nudging
-            })
-            .map_or((f64::NAN, f64::NAN), |r| (r.cosine, r.norm_ratio))
-    };
+    // Each measured network (a Glorot depth or a checkpoint): its name, hidden layers and
+    // label in plots.
+    let nets: Vec<(&str, usize, String)> = depths
+        .iter()
+        .map(|d| {
+            let label = if d.net == "glorot" {
+                format!("{} hidden", d.hidden_layers)
+            } else {
+                format!("{} ({} hidden)", d.net, d.hidden_layers)
+            };
+            (d.net.as_str(), d.hidden_layers, label)
+        })
+        .collect();
+    let same_net = |r: &GradcheckRow, net: &str, h: usize| r.net == net && r.hidden_layers == h;
     let mut headline = Vec::new();
-    for &h in &g.hidden_layers {
-        for k in 0..=h {
-            let (cc, cr) = find(h, k, "centred");
-            let (oc, or) = find(h, k, "one-sided");
+    for (net, h, _) in &nets {
+        for k in 0..=*h {
+            let find = |nudging| {
+                rows.iter()
+                    .find(|r| {
+                        same_net(r, net, *h)
+                            && r.layer == k
+                            && r.beta == beta0
+                            && r.nudging == nudging
+                    })
+                    .map_or((f64::NAN, f64::NAN), |r| (r.cosine, r.norm_ratio))
+            };
+            let (cc, cr) = find("centred");
+            let (oc, or) = find("one-sided");
             headline.push(Headline {
-                hidden_layers: h,
+                net: net.to_string(),
+                hidden_layers: *h,
                 layer: k,
                 beta: beta0,
                 centred_cosine: cc,
@@ -90,6 +167,7 @@ pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
             seed: config.seed,
             data,
             examples,
+            trained_examples,
             headline,
             depths: &depths,
             rows: &rows,
@@ -101,14 +179,14 @@ pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
             [("centred", "cosine-centred.svg"), ("one-sided", "cosine-one-sided.svg")]
         {
             let mut series = Vec::new();
-            for &h in &g.hidden_layers {
-                for k in 0..=h {
+            for (net, h, label) in &nets {
+                for k in 0..=*h {
                     let points = rows
                         .iter()
-                        .filter(|r| r.hidden_layers == h && r.layer == k && r.nudging == nudging)
+                        .filter(|r| same_net(r, net, *h) && r.layer == k && r.nudging == nudging)
                         .map(|r| (r.beta, (1.0 - r.cosine).max(1e-16)))
                         .collect();
-                    series.push(Series::line(format!("{h} hidden, W{k}"), points));
+                    series.push(Series::line(format!("{label}, W{k}"), points));
                 }
             }
             let title = format!("EP ({nudging}) vs true gradient: 1 - cosine per layer");
@@ -124,19 +202,26 @@ pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
     }
 
     println!(
-        "EP estimate vs true gradient (seed {}, {} examples) -> {}",
+        "EP estimate vs true gradient (seed {}, {} examples per Glorot net) -> {}",
         config.seed,
         g.examples,
         out.path().display()
     );
     println!(
-        "{:>6} {:>5} {:>8} {:<9} {:>12} {:>10} {:>10}",
-        "hidden", "layer", "beta", "nudging", "cosine", "norm_ratio", "rel_error"
+        "{:<10} {:>6} {:>5} {:>8} {:<9} {:>12} {:>10} {:>10}",
+        "net", "hidden", "layer", "beta", "nudging", "cosine", "norm_ratio", "rel_error"
     );
     for r in &rows {
         println!(
-            "{:>6} {:>5} {:>8} {:<9} {:>12.8} {:>10.5} {:>10.3e}",
-            r.hidden_layers, r.layer, r.beta, r.nudging, r.cosine, r.norm_ratio, r.relative_error
+            "{:<10} {:>6} {:>5} {:>8} {:<9} {:>12.8} {:>10.5} {:>10.3e}",
+            r.net,
+            r.hidden_layers,
+            r.layer,
+            r.beta,
+            r.nudging,
+            r.cosine,
+            r.norm_ratio,
+            r.relative_error
         );
     }
     Ok(())
