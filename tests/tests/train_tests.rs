@@ -77,6 +77,22 @@ fn resume_continues_to_the_same_weights() {
         .unwrap()
     };
     assert_eq!(summary("full")["final_test_error"], summary("part")["final_test_error"]);
+    // run_seconds covers both epochs, the one before the resume included.
+    let csv = std::fs::read_to_string(dir.path().join("part/metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (secs, evals) = (col("seconds"), col("eval_seconds"));
+    let epoch_sum: f64 = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<f64> = l.split(',').map(|v| v.parse().unwrap_or(f64::NAN)).collect();
+            f[secs] + f[evals]
+        })
+        .sum();
+    let run_seconds = summary("part")["run_seconds"].as_f64().unwrap();
+    assert_eq!(csv.lines().count(), 3);
+    assert!(run_seconds > 0.0 && (run_seconds - epoch_sum).abs() <= 1e-9 * epoch_sum, "{csv}");
     let arrays = |d: &str| {
         let file = std::fs::File::open(dir.path().join(d).join("checkpoint.npz")).unwrap();
         let mut npz = ndarray_npy::NpzReader::new(file).unwrap();

@@ -30,7 +30,11 @@ struct Summary<'a> {
     final_train_error: Option<f64>,
     final_train_error_running: f64,
     epoch_seconds: Vec<f64>,
+    /// Wall time of this process (data loading and checkpoint writes included; a resumed run
+    /// counts only since its resumption).
     total_seconds: f64,
+    /// Training and evaluation seconds summed over every epoch of the run, across `--resume`.
+    run_seconds: f64,
     config: &'a ebm_config::Config,
 }
 
@@ -176,6 +180,7 @@ fn write_results(
         final_train_error_running: last.map_or(f64::NAN, |m| m.train_error_running),
         epoch_seconds: state.history.iter().map(|m| m.seconds).collect(),
         total_seconds: started.elapsed().as_secs_f64(),
+        run_seconds: state.history.iter().map(|m| m.seconds + m.eval_seconds).sum(),
         config: state.config.config(),
     };
     out.write_json("summary.json", &summary)?;
