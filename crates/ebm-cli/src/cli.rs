@@ -159,7 +159,8 @@ pub struct TrainArgs {
     /// is used, with --set overrides on top (e.g. --set training.epochs=30).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
-    /// Worker threads for evaluation (default: RAYON_NUM_THREADS, else all cores).
+    /// Worker threads: the deep nets' matrix products in training, and evaluation (default:
+    /// RAYON_NUM_THREADS, else all cores). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
