@@ -1,5 +1,8 @@
 //! `ebm train` and `ebm eval` end to end on a small slice of the embedded data.
 
+use std::path::Path;
+use std::process::Output;
+
 use ebm_tests::{run_in, stderr, stdout};
 
 const SMALL: &[&str] = &[
@@ -13,20 +16,30 @@ const SMALL: &[&str] = &[
     "data.test_limit=100",
 ];
 
+/// `ebm train --out OUT` on the small slice, with `extra` arguments, in `dir`.
+fn train_small(dir: &Path, out: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["train", "--out", out];
+    args.extend(SMALL);
+    args.extend(extra);
+    run_in(dir, &args)
+}
+
+/// A JSON file, parsed.
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 #[test]
 fn train_writes_results_and_eval_reads_the_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let mut args = vec!["train", "--out", "run", "--seed", "3"];
-    args.extend(SMALL);
-    let out = run_in(dir.path(), &args);
+    let out = train_small(dir.path(), "run", &["--seed", "3"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("test error"), "{}", stdout(&out));
     let run = dir.path().join("run");
     for f in ["summary.json", "metrics.csv", "learning_curve.svg", "checkpoint.npz"] {
         assert!(run.join(f).exists(), "{f} missing");
     }
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let summary = read_json(&run.join("summary.json"));
     assert_eq!(summary["seed"], 3);
     assert_eq!(summary["epochs"], 2);
     assert_eq!(summary["epoch_seconds"].as_array().unwrap().len(), 2);
@@ -35,18 +48,13 @@ fn train_writes_results_and_eval_reads_the_checkpoint() {
     assert_eq!(std::fs::read_to_string(run.join("metrics.csv")).unwrap().lines().count(), 3);
 
     // Same seed, same numbers.
-    let mut again = vec!["train", "--out", "run2", "--seed", "3"];
-    again.extend(SMALL);
-    assert!(run_in(dir.path(), &again).status.success());
-    let s2: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("run2/summary.json")).unwrap(),
-    )
-    .unwrap();
+    assert!(train_small(dir.path(), "run2", &["--seed", "3"]).status.success());
+    let s2 = read_json(&dir.path().join("run2/summary.json"));
     assert_eq!(s2["final_test_error"], summary["final_test_error"]);
     assert_eq!(s2["final_train_error_running"], summary["final_train_error_running"]);
 
     // An existing results directory is not overwritten without --force.
-    let out = run_in(dir.path(), &args);
+    let out = train_small(dir.path(), "run", &["--seed", "3"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--force"));
 
@@ -61,21 +69,11 @@ fn train_writes_results_and_eval_reads_the_checkpoint() {
 #[test]
 fn resume_continues_to_the_same_weights() {
     let dir = tempfile::tempdir().unwrap();
-    let mut full = vec!["train", "--out", "full"];
-    full.extend(SMALL);
-    assert!(run_in(dir.path(), &full).status.success());
-    let mut first = vec!["train", "--out", "part"];
-    first.extend(SMALL);
-    first.extend(["--set", "training.epochs=1"]);
-    assert!(run_in(dir.path(), &first).status.success());
+    assert!(train_small(dir.path(), "full", &[]).status.success());
+    assert!(train_small(dir.path(), "part", &["--set", "training.epochs=1"]).status.success());
     let out = run_in(dir.path(), &["train", "--resume", "part", "--set", "training.epochs=2"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let summary = |d: &str| -> serde_json::Value {
-        serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join(d).join("summary.json")).unwrap(),
-        )
-        .unwrap()
-    };
+    let summary = |d: &str| read_json(&dir.path().join(d).join("summary.json"));
     assert_eq!(summary("full")["final_test_error"], summary("part")["final_test_error"]);
     // run_seconds covers both epochs, the one before the resume included.
     let csv = std::fs::read_to_string(dir.path().join("part/metrics.csv")).unwrap();
@@ -116,9 +114,7 @@ fn missing_data_directory_exits_2_naming_it() {
 #[test]
 fn gradcheck_measures_a_trained_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let mut args = vec!["train", "--out", "run", "--seed", "4"];
-    args.extend(SMALL);
-    let out = run_in(dir.path(), &args);
+    let out = train_small(dir.path(), "run", &["--seed", "4"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run_in(
         dir.path(),
@@ -139,9 +135,7 @@ fn gradcheck_measures_a_trained_checkpoint() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("g/summary.json")).unwrap())
-            .unwrap();
+    let summary = read_json(&dir.path().join("g/summary.json"));
     let rows = summary["rows"].as_array().unwrap();
     let trained: Vec<_> = rows.iter().filter(|r| r["net"] == "run/checkpoint.npz").collect();
     // 2 weight layers x 2 betas x 2 nudgings; the Glorot 1-hidden net is measured as well.

@@ -176,8 +176,8 @@ fn fast(name: &str, out: &Path, sets: &[String]) -> Result<()> {
     let s = train_documented(preset, &format!("{name}.toml"), out, sets)?;
     let train = f(&s["final_train_error"]);
     let test = f(&s["final_test_error"]);
-    // This process's wall time, or the epochs' sum if larger (a run resumed by the extra
-    // overrides' caller would otherwise count only its last part).
+    // This process's wall time (data loading included), or the epochs' summed time if larger
+    // (for a run that was stopped and resumed, the process saw only the last part).
     let hours = f(&s["total_seconds"]).max(f(&s["run_seconds"])) / 3600.0;
     let verdict = |ok: bool| if ok { "met" } else { "not met" };
     let report = format!(

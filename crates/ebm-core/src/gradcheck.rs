@@ -16,6 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::analysis::compare_flat;
+use crate::energy::cost;
 use crate::gradient::{ParamGrad, ep_estimate, true_gradient};
 use crate::{CoreError, Dynamics, LayeredNet, Output, Relaxation, Relaxer, Rho, States};
 
@@ -147,11 +148,12 @@ pub fn gradient_fidelity_of(
     target: ArrayView2<'_, f64>,
 ) -> Result<(Vec<GradcheckRow>, GradcheckDepth), CoreError> {
     let sizes = net.sizes();
-    if sizes[0] != x.ncols() || sizes[sizes.len() - 1] != target.ncols() {
+    let expected = vec![sizes[0], sizes[net.depth()]];
+    if [x.ncols(), target.ncols()] != expected[..] {
         return Err(CoreError::Shape {
             what: format!("(input, target) columns given for net `{name}`"),
             got: vec![x.ncols(), target.ncols()],
-            expected: vec![sizes[0], sizes[sizes.len() - 1]],
+            expected,
         });
     }
     let hidden = net.depth() - 1;
@@ -160,13 +162,13 @@ pub fn gradient_fidelity_of(
     let depth_info = GradcheckDepth {
         net: name.to_owned(),
         hidden_layers: hidden,
-        sizes: net.sizes(),
+        sizes,
         free_residual: relaxed.last_delta,
         free_steps: relaxed.steps,
         interior_fraction: truth.interior_fraction,
         cg_iterations: truth.iterations,
         cg_residual: truth.solve_residual,
-        mean_cost: crate::energy::cost(free.output(), target, s.cost).mean().unwrap_or(0.0),
+        mean_cost: cost(free.output(), target, s.cost).mean().unwrap_or(0.0),
     };
     let mut rows = Vec::new();
     for &beta in &s.betas {
@@ -195,8 +197,9 @@ pub fn gradient_fidelity_of(
                 let true_norm = tru.iter().map(|v| v * v).sum::<f64>().sqrt();
                 let (cosine, norm_ratio, relative_error) = if true_norm > 0.0 {
                     let (cosine, norm_ratio) = compare_flat(&est, &tru);
-                    let diff: Vec<f64> = est.iter().zip(&tru).map(|(a, b)| a - b).collect();
-                    (cosine, norm_ratio, compare_flat(&diff, &tru).1)
+                    let diff_norm =
+                        est.iter().zip(&tru).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+                    (cosine, norm_ratio, diff_norm / true_norm)
                 } else {
                     // A zero gradient (zero cost on every example) has no direction.
                     (f64::NAN, f64::NAN, f64::NAN)
@@ -234,9 +237,8 @@ pub fn costly_examples(
     while start < x.nrows() && found.len() < wanted {
         let end = (start + 100).min(x.nrows());
         let (_, free, _) = free_fixed_point(s, net, x.slice(ndarray::s![start..end, ..]))?;
-        let cost =
-            crate::energy::cost(free.output(), target.slice(ndarray::s![start..end, ..]), s.cost);
-        found.extend(cost.iter().enumerate().filter(|(_, c)| **c > 0.0).map(|(i, _)| start + i));
+        let costs = cost(free.output(), target.slice(ndarray::s![start..end, ..]), s.cost);
+        found.extend(costs.iter().enumerate().filter(|(_, c)| **c > 0.0).map(|(i, _)| start + i));
         start = end;
     }
     found.truncate(wanted);

@@ -560,14 +560,20 @@ fn centred_ep_with_small_beta_matches_the_true_gradient() {
     }
 }
 
-#[test]
-fn gradient_fidelity_experiment_shows_centred_accuracy_and_one_sided_bias() {
-    let mut r = rng(51);
-    let x = Array2::from_shape_fn((6, 12), |_| r.random_range(0.0..1.0));
-    let mut target = Array2::zeros((6, 4));
-    for b in 0..6 {
+/// `batch` uniform inputs of 12 units and one-hot targets of 4 classes (example `b` of class
+/// `b % 4`): the gradient-fidelity tests' data.
+fn gradcheck_batch(batch: usize, r: &mut ChaCha8Rng) -> (Array2<f64>, Array2<f64>) {
+    let x = Array2::from_shape_fn((batch, 12), |_| r.random_range(0.0..1.0));
+    let mut target = Array2::zeros((batch, 4));
+    for b in 0..batch {
         target[(b, b % 4)] = 1.0;
     }
+    (x, target)
+}
+
+#[test]
+fn gradient_fidelity_experiment_shows_centred_accuracy_and_one_sided_bias() {
+    let (x, target) = gradcheck_batch(6, &mut rng(51));
     let settings = gradcheck::GradcheckSettings {
         hidden_layers: vec![1, 2],
         hidden_size: 8,
@@ -608,11 +614,7 @@ fn gradient_fidelity_experiment_shows_centred_accuracy_and_one_sided_bias() {
 #[test]
 fn gradient_fidelity_of_a_given_net_labels_its_rows_and_checks_shapes() {
     let mut r = rng(52);
-    let x = Array2::from_shape_fn((4, 12), |_| r.random_range(0.0..1.0));
-    let mut target = Array2::zeros((4, 4));
-    for b in 0..4 {
-        target[(b, b % 4)] = 1.0;
-    }
+    let (x, target) = gradcheck_batch(4, &mut r);
     // An f32 net (as a checkpoint holds), cast to f64 exactly.
     let net32 =
         LayeredNet::<f32>::scaled_uniform(&[12, 8, 4], Rho::default(), 0.7, &mut r).unwrap();

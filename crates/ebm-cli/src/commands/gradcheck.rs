@@ -83,14 +83,15 @@ pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
     let (mut rows, mut depths) =
         gradient_fidelity(&settings, x.view(), target.view(), config.seed)?;
     let mut trained_examples = Vec::new();
+    // The candidates scanned for costly examples: the same for every checkpoint.
+    let candidates = spaced(g.candidates);
+    let (cx, ct) = inputs(&candidates);
     for path in &args.checkpoints {
         // The checkpoint's own cost: the loss it was trained on.
         let (trained, net) = trainer::checkpoint::load_net(path)?;
         let own = GradcheckSettings { cost: trained.training.cost, ..settings.clone() };
         let name = path.display().to_string();
         let net = net.cast::<f64>();
-        let candidates = spaced(g.candidates);
-        let (cx, ct) = inputs(&candidates);
         let costly = costly_examples(&own, &net, cx.view(), ct.view(), g.examples)?;
         if costly.is_empty() {
             bail!(
@@ -132,24 +133,21 @@ pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
         })
         .collect();
     let same_net = |r: &GradcheckRow, net: &str, h: usize| r.net == net && r.hidden_layers == h;
+    let find = |net: &str, h: usize, k: usize, nudging: &str| {
+        rows.iter()
+            .find(|r| {
+                same_net(r, net, h) && r.layer == k && r.beta == beta0 && r.nudging == nudging
+            })
+            .map_or((f64::NAN, f64::NAN), |r| (r.cosine, r.norm_ratio))
+    };
     let mut headline = Vec::new();
-    for (net, h, _) in &nets {
-        for k in 0..=*h {
-            let find = |nudging| {
-                rows.iter()
-                    .find(|r| {
-                        same_net(r, net, *h)
-                            && r.layer == k
-                            && r.beta == beta0
-                            && r.nudging == nudging
-                    })
-                    .map_or((f64::NAN, f64::NAN), |r| (r.cosine, r.norm_ratio))
-            };
-            let (cc, cr) = find("centred");
-            let (oc, or) = find("one-sided");
+    for &(net, h, _) in &nets {
+        for k in 0..=h {
+            let (cc, cr) = find(net, h, k, "centred");
+            let (oc, or) = find(net, h, k, "one-sided");
             headline.push(Headline {
                 net: net.to_string(),
-                hidden_layers: *h,
+                hidden_layers: h,
                 layer: k,
                 beta: beta0,
                 centred_cosine: cc,
