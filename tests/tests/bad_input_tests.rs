@@ -313,7 +313,7 @@ fn bad_checkpoints_exit_2_naming_file_and_array() {
     let before = snapshot(&work.path().join("run"));
     fails(
         work.path(),
-        &["train", "--resume", "run", "--set", "model.layers=[784, 30, 10]"],
+        &["eval", "--checkpoint", "run/checkpoint.npz", "--set", "model.layers=[784, 30, 10]"],
         &["checkpoint.npz", "array W0 has shape (784, 20), the config needs (784, 30)"],
     );
     assert_eq!(snapshot(&work.path().join("run")), before, "the run directory changed");

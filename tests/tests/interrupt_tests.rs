@@ -114,7 +114,7 @@ fn stale_temp_files(run: &Path) -> Vec<String> {
     std::fs::read_dir(run)
         .map(|d| {
             d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(trainer::data::idx::TEMP_PREFIX))
+                .filter(|n| n.starts_with(trainer::io::TEMP_PREFIX))
                 .collect()
         })
         .unwrap_or_default()

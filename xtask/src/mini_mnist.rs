@@ -54,13 +54,13 @@ pub fn run(args: &[String]) -> Result<()> {
             (labels_name, idx::encode_labels(&sub_labels, true)?),
         ] {
             let file = format!("{name}.gz");
-            idx::write_atomic(&out.join(&file), &bytes)?;
+            trainer::io::write_atomic(&out.join(&file), &bytes)?;
             eprintln!("xtask: wrote {} ({} bytes)", out.join(&file).display(), bytes.len());
             rows.push((file, keep.len(), bytes.len(), fetch::sha256_hex(&bytes), last));
         }
     }
     let readme = readme(&rows);
-    idx::write_atomic(&out.join("README.md"), readme.as_bytes())?;
+    trainer::io::write_atomic(&out.join("README.md"), readme.as_bytes())?;
     eprintln!("xtask: wrote {}", out.join("README.md").display());
     Ok(())
 }

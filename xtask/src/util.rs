@@ -54,8 +54,7 @@ pub fn read_json(path: &std::path::Path) -> Result<serde_json::Value> {
 /// Write `out/report.md` atomically (temp file + rename) and print its path.
 pub fn write_report(out: &std::path::Path, report: &str) -> Result<()> {
     let path = out.join("report.md");
-    trainer::data::idx::write_atomic(&path, report.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    trainer::io::write_atomic(&path, report.as_bytes())?;
     println!("{}", path.display());
     Ok(())
 }

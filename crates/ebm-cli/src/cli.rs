@@ -59,7 +59,9 @@ pub enum Command {
     /// Train with equilibrium propagation (default: the quick preset on the embedded MNIST
     /// subset); writes summary.json, metrics.csv, learning_curve.svg and checkpoint.npz.
     Train(TrainArgs),
-    /// Evaluate a checkpoint on the test set (from zero states).
+    /// Evaluate a model or checkpoint on the test set of its run's data (from zero states, and
+    /// from persistent particles for a checkpoint); with --out DIR also summary.json,
+    /// confusion.csv, confusion.svg and predictions.csv.
     Eval(EvalArgs),
     /// The STDP simulation of section 4.2 (Figures 3, 4, 5) -> results/stdp.
     Stdp(StdpArgs),
@@ -130,6 +132,12 @@ pub enum DataCommand {
         /// list of public mirrors.
         #[arg(long = "mirror", value_name = "URL")]
         mirrors: Vec<String>,
+        /// Seconds to wait for a connection to a mirror before trying the next.
+        #[arg(long, value_name = "SECS", default_value_t = 15)]
+        connect_timeout: u64,
+        /// Seconds to wait for any data from a mirror (each read) before trying the next.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        read_timeout: u64,
     },
 }
 
@@ -151,12 +159,15 @@ pub struct StdpArgs {}
 /// `ebm train`
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Directory holding the four MNIST IDX files (raw or .gz); default: the config's
-    /// data.dir, else the embedded subset.
+    /// Directory holding the four MNIST IDX files (raw or .gz), or `embedded` for the
+    /// embedded subset; default: the config's data.dir, else the embedded subset. With
+    /// --resume: the run's recorded data (other data is refused).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Continue the run whose results directory (with checkpoint.npz) is DIR; its saved config
-    /// is used, with --set overrides on top (e.g. --set training.epochs=30).
+    /// Continue the run whose results directory (with checkpoint.npz) is DIR, on the data it
+    /// recorded; its saved config is used, with --set overrides on top for the keys that may
+    /// change (e.g. --set training.epochs=30). With --out OTHER the run continues in OTHER
+    /// and DIR is left untouched (a fork).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
     /// Worker threads: the deep nets' matrix products in training, and evaluation (default:
@@ -168,11 +179,12 @@ pub struct TrainArgs {
 /// `ebm eval`
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The checkpoint (checkpoint.npz) to evaluate.
+    /// The model.npz or checkpoint.npz to evaluate, or a run directory (its checkpoint.npz,
+    /// else its model.npz).
     #[arg(long, value_name = "FILE")]
     pub checkpoint: PathBuf,
-    /// Directory holding the four MNIST IDX files; default: the checkpoint config's data.dir,
-    /// else the embedded subset.
+    /// Score on this data (a directory of the four MNIST IDX files, or `embedded`) instead of
+    /// the data the run recorded; the output says when it is not the run's data.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Free-phase steps (default: the checkpoint config's evaluation steps). The checkpoint's

@@ -1,9 +1,10 @@
 //! SVG plots (plotters): every figure the commands write goes through here.
 
-use std::path::Path;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::output::OutDir;
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +82,8 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     }
 }
 
-/// Draw `series` on one chart and write it as SVG to `path`.
-pub fn svg(path: &Path, chart: &Chart<'_>, series: &[Series]) -> Result<()> {
+/// Draw `series` on one chart and write it as SVG to `name` in `out`.
+pub fn svg(out: &OutDir, name: &str, chart: &Chart<'_>, series: &[Series]) -> Result<()> {
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let ys = series.iter().flat_map(|s| {
         s.points.iter().enumerate().flat_map(move |(i, p)| {
@@ -154,6 +155,70 @@ pub fn svg(path: &Path, chart: &Chart<'_>, series: &[Series]) -> Result<()> {
         }
         root.present()?;
     }
-    crate::output::write_atomic(path, text.as_bytes())
-        .with_context(|| format!("cannot write plot {}", path.display()))
+    out.write(name, text.as_bytes())?;
+    Ok(())
+}
+
+/// A confusion matrix (`counts[label][prediction]`) as an SVG heat map written to `name` in
+/// `out`: cells shaded by their share of the row (the label's examples), each showing its
+/// count.
+pub fn confusion(out: &OutDir, name: &str, title: &str, counts: &[Vec<usize>]) -> Result<()> {
+    let n = counts.len();
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, (640, 640)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let n = n as i32;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(55)
+            .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())?;
+        let centre = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(i) => Some(*i),
+            _ => None,
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("predicted class")
+            .y_desc("true class")
+            .x_labels(n as usize)
+            .y_labels(n as usize)
+            .x_label_formatter(&|v| centre(v).map(|i| i.to_string()).unwrap_or_default())
+            .y_label_formatter(&|v| centre(v).map(|i| (n - 1 - i).to_string()).unwrap_or_default())
+            .draw()?;
+        for (label, row) in counts.iter().enumerate() {
+            let total = row.iter().sum::<usize>().max(1) as f64;
+            let y = n - 1 - label as i32;
+            for (pred, &count) in row.iter().enumerate() {
+                let x = pred as i32;
+                let share = count as f64 / total;
+                // white for none of the row, the first series colour for all of it
+                let shade = |c: u8| (255.0 - share * (255.0 - f64::from(c))).round() as u8;
+                let fill = RGBColor(shade(31), shade(119), shade(180));
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [
+                        (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+                    ],
+                    fill.filled(),
+                )))?;
+                let ink = if share > 0.5 { WHITE } else { BLACK };
+                let style = ("sans-serif", 13)
+                    .into_font()
+                    .color(&ink)
+                    .pos(Pos::new(HPos::Center, VPos::Center));
+                chart.draw_series(std::iter::once(Text::new(
+                    count.to_string(),
+                    (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y)),
+                    style,
+                )))?;
+            }
+        }
+        root.present()?;
+    }
+    out.write(name, text.as_bytes())?;
+    Ok(())
 }

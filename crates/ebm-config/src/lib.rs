@@ -36,6 +36,6 @@ pub use config::{
     Schedule, StdpConfig, TrainingConfig, UpdateRuleKind,
 };
 pub use error::{ConfigError, FieldError};
-pub use load::ConfigSource;
+pub use load::{ConfigSource, KeyChange};
 pub use presets::Preset;
 pub use validate::ValidConfig;

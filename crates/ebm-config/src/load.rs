@@ -92,6 +92,14 @@ impl Config {
         ConfigSource { file: Some(path.to_owned()), ..ConfigSource::default() }.load()
     }
 
+    /// Every key whose value differs between `self` and `other`, in key order (arrays compare
+    /// as whole values; an absent optional key shows as `(unset)`).
+    pub fn changed_keys(&self, other: &Config) -> Vec<KeyChange> {
+        let mut changes = Vec::new();
+        diff_tables("", &to_table(self), &to_table(other), &mut changes);
+        changes
+    }
+
     /// The configuration as TOML; `Config::from_toml_str` reads it back to an equal value.
     pub fn to_toml_string(&self) -> String {
         toml::to_string_pretty(self).expect("a Config always serialises to TOML")
@@ -150,6 +158,40 @@ fn from_table<T: DeserializeOwned>(table: &Table, origin: &str) -> Result<T, Con
         key: key_prefix(&e.path().to_string()),
         message: e.inner().message().trim().to_owned(),
     })
+}
+
+/// One key whose value differs between two configurations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyChange {
+    /// Dotted key path, e.g. `training.batch_size`.
+    pub key: String,
+    /// The value in the first configuration (TOML), `None` when absent.
+    pub old: Option<String>,
+    /// The value in the second configuration (TOML), `None` when absent.
+    pub new: Option<String>,
+}
+
+impl std::fmt::Display for KeyChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".to_owned());
+        write!(f, "{} ({} -> {})", self.key, show(&self.old), show(&self.new))
+    }
+}
+
+fn diff_tables(prefix: &str, a: &Table, b: &Table, out: &mut Vec<KeyChange>) {
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for key in keys {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match (a.get(key), b.get(key)) {
+            (Some(Value::Table(x)), Some(Value::Table(y))) => diff_tables(&path, x, y, out),
+            (x, y) if x != y => out.push(KeyChange {
+                key: path,
+                old: x.map(ToString::to_string),
+                new: y.map(ToString::to_string),
+            }),
+            _ => {}
+        }
+    }
 }
 
 /// Deep-merge `over` into `base`: tables merge key by key, everything else is replaced.

@@ -1,56 +1,138 @@
-//! Checkpoints as `.npz` (numpy-loadable): arrays `W0..`, `b0..`, the persistent particles
-//! `train_s1..`, `test_s1..`, the current epoch's starting weights `epoch_start_W0..`, and `meta`
-//! (UTF-8 JSON bytes: format version, effective config as TOML, epoch, minibatch, running sums,
-//! metrics history). Written atomically (temp file + rename), so a crash never leaves a
-//! partial checkpoint; reading checks every array's presence and shape.
+//! A run's files as `.npz` (numpy-loadable), written atomically (temporary file + rename), so a
+//! crash never leaves a partial file:
+//!
+//! - `model.npz`, what a user shares: the weights `W0..` (`(n_k, n_(k+1))`, float32), the
+//!   biases `b0..` (`(n_(k+1),)`) and `meta`; about 1.6 MB for `ep-1h`.
+//! - `checkpoint.npz`, what `--resume` needs: the same, plus the persistent particles
+//!   `train_s1..` (`(n_train, n_k)`) and `test_s1..` (`(n_test, n_k)`) and the current epoch's
+//!   starting weights `epoch_start_W0..`.
+//!
+//! `meta` is a `uint8` array holding UTF-8 JSON: format version, kind (`model` or `checkpoint`),
+//! the effective config as TOML, the provenance (program, command, times, data source and
+//! fingerprint), epoch, minibatch, the current epoch's running sums and the metrics history.
+//! `docs/formats.md` documents every field.
 //!
 //! Every random draw is a pure function of (seed, stream, epoch, minibatch) (see
 //! [`crate::ep::stream_rng`]), so no generator state needs saving: resuming from a checkpoint
-//! reproduces the uninterrupted run bit for bit.
+//! reproduces the uninterrupted run bit for bit. What a resumed run may change is fixed here
+//! ([`RESUME_MAY_CHANGE`]); anything else would change the meaning of the saved state and is
+//! refused.
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
 use ebm_config::{Config, ValidConfig};
 use ebm_core::{LayeredNet, Rho};
-use ndarray::{Array1, Array2};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray::{Array1, Array2, Ix1, Ix2};
+use ndarray_npy::NpzWriter;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::data::Mnist;
+use crate::npz::NpzFile;
+use crate::provenance::Provenance;
 use crate::run::{EpochMetrics, PartialEpoch, TrainState, check_data};
 
-/// The checkpoint file name inside a run's directory.
+/// The resume state's file name inside a run's directory.
 pub const FILE_NAME: &str = "checkpoint.npz";
-const FORMAT: u32 = 1;
+/// The model file's name inside a run's directory.
+pub const MODEL_FILE_NAME: &str = "model.npz";
+/// The format this program writes; it reads this one and format 1 (no provenance, no kind).
+const FORMAT: u32 = 2;
+/// Largest `meta` accepted (the history of a long run is a few hundred kB).
+const MAX_META_BYTES: usize = 64 << 20;
+
+/// Config keys (or whole sections) that `--resume` may change: how long to run, the learning
+/// rates from here on (annealing a run by hand), how often to save and evaluate the training
+/// set, where to write, and the other commands' settings. `data.dir` may point elsewhere when
+/// the data there has the recorded fingerprint. Every other key (the model, the data and its
+/// limits, the seed, the dynamics, the batch size and data order, nudging and the learning
+/// rule) would change the meaning of the saved state (its particles, its position in the
+/// epoch) or mix two algorithms in one run, and is refused. The saved config is the latest;
+/// the command lines of earlier processes are in `provenance.resumed_from`.
+pub const RESUME_MAY_CHANGE: &[&str] = &[
+    "training.epochs",
+    "training.alphas",
+    "training.alpha_decay",
+    "training.checkpoint_every",
+    "training.checkpoint_every_batches",
+    "training.train_eval_every",
+    "data.dir",
+    "output",
+    "stdp",
+    "propagate",
+    "gradcheck",
+    "relax_steps",
+];
+
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// `checkpoint.npz`: everything a resumed run needs.
+    Checkpoint,
+    /// `model.npz`: the parameters and the run's description.
+    Model,
+}
+
+fn checkpoint_kind() -> Kind {
+    Kind::Checkpoint
+}
 
 #[derive(Serialize, Deserialize)]
 struct Meta {
     format: u32,
+    #[serde(default = "checkpoint_kind")]
+    kind: Kind,
     config_toml: String,
+    #[serde(default)]
+    provenance: Option<Provenance>,
     epoch: usize,
     batch: usize,
     partial: PartialEpoch,
     history: Vec<EpochMetrics>,
 }
 
+/// What a saved file says about its run (its `meta`).
+#[derive(Debug, Clone)]
+pub struct SavedRun {
+    /// What the file holds.
+    pub kind: Kind,
+    /// The saved effective config, with any overrides applied.
+    pub config: ValidConfig,
+    /// Provenance and data source (`None` in files of format 1).
+    pub provenance: Option<Provenance>,
+    /// Completed epochs.
+    pub epoch: usize,
+    /// Minibatches completed in the current epoch.
+    pub batch: usize,
+    /// Metrics of the completed epochs.
+    pub history: Vec<EpochMetrics>,
+}
+
 fn bad(path: &Path, reason: impl Into<String>) -> TrainError {
     TrainError::Checkpoint { path: path.to_owned(), reason: reason.into() }
 }
 
-/// Write `state` to `path` atomically.
+/// Write the resume state of `state` to `path` atomically.
 pub fn save(path: &Path, state: &TrainState) -> Result<(), TrainError> {
-    let write_err = |e: std::io::Error| TrainError::Write { path: path.to_owned(), source: e };
-    let npz_err = |e: ndarray_npy::WriteNpzError| bad(path, format!("cannot write: {e}"));
-    let tmp = crate::data::idx::temp_file_beside(path).map_err(write_err)?;
-    {
-        let mut npz = NpzWriter::new(BufWriter::new(tmp.as_file()));
-        for (k, (w, b)) in state.net.weights.iter().zip(&state.net.biases).enumerate() {
-            npz.add_array(format!("W{k}"), w).map_err(npz_err)?;
-            npz.add_array(format!("b{k}"), b).map_err(npz_err)?;
-        }
+    write(path, state, Kind::Checkpoint)
+}
+
+/// Write the model file of `state` (parameters and `meta`) to `path` atomically.
+pub fn save_model(path: &Path, state: &TrainState) -> Result<(), TrainError> {
+    write(path, state, Kind::Model)
+}
+
+fn write(path: &Path, state: &TrainState, kind: Kind) -> Result<(), TrainError> {
+    // Built in memory, where writing cannot fail, then written through one atomic writer: a
+    // full disk gives one error and no half-finished archive reports anything on drop.
+    let npz_err = |e: ndarray_npy::WriteNpzError| bad(path, format!("cannot encode: {e}"));
+    let mut npz = NpzWriter::new(std::io::Cursor::new(Vec::new()));
+    for (k, (w, b)) in state.net.weights.iter().zip(&state.net.biases).enumerate() {
+        npz.add_array(format!("W{k}"), w).map_err(npz_err)?;
+        npz.add_array(format!("b{k}"), b).map_err(npz_err)?;
+    }
+    if kind == Kind::Checkpoint {
         for (k, (tr, te)) in state.train_particles.iter().zip(&state.test_particles).enumerate() {
             npz.add_array(format!("train_s{}", k + 1), tr).map_err(npz_err)?;
             npz.add_array(format!("test_s{}", k + 1), te).map_err(npz_err)?;
@@ -58,42 +140,51 @@ pub fn save(path: &Path, state: &TrainState) -> Result<(), TrainError> {
         for (k, w) in state.epoch_start.iter().enumerate() {
             npz.add_array(format!("epoch_start_W{k}"), w).map_err(npz_err)?;
         }
-        let meta = Meta {
-            format: FORMAT,
-            config_toml: state.config.to_toml_string(),
-            epoch: state.epoch,
-            batch: state.batch,
-            partial: state.partial.clone(),
-            history: state.history.clone(),
-        };
-        let json = serde_json::to_vec(&meta).expect("meta serialises");
-        npz.add_array("meta", &Array1::from(json)).map_err(npz_err)?;
-        let writer = npz.finish().map_err(npz_err)?;
-        writer
-            .into_inner()
-            .map_err(|e| write_err(e.into_error()))?
-            .sync_all()
-            .map_err(write_err)?;
     }
-    crate::data::idx::readable_by_all(tmp.as_file()).map_err(write_err)?;
-    tmp.persist(path).map_err(|e| write_err(e.error))?;
+    let meta = Meta {
+        format: FORMAT,
+        kind,
+        config_toml: state.config.to_toml_string(),
+        provenance: Some(state.provenance.stamped()),
+        epoch: state.epoch,
+        batch: state.batch,
+        partial: state.partial.clone(),
+        history: state.history.clone(),
+    };
+    let json = serde_json::to_vec(&meta).map_err(|e| bad(path, format!("cannot encode: {e}")))?;
+    npz.add_array("meta", &Array1::from(json)).map_err(npz_err)?;
+    let bytes = npz.finish().map_err(npz_err)?.into_inner();
+    crate::io::write_atomic_with(path, |w| w.write_all(&bytes))?;
     Ok(())
 }
 
-type Npz = NpzReader<BufReader<File>>;
+/// SHA-256 (lowercase hex) of the parameters as a model file stores them: the little-endian
+/// float32 bytes of `W0`, `b0`, `W1`, `b1`, ... in that order, each array in C order. Two runs
+/// with this digest equal trained to bit-identical parameters.
+pub fn parameters_sha256(net: &LayeredNet<f32>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut add = |values: &mut dyn Iterator<Item = &f32>| {
+        let bytes: Vec<u8> = values.flat_map(|v| v.to_le_bytes()).collect();
+        hasher.update(&bytes);
+    };
+    for (w, b) in net.weights.iter().zip(&net.biases) {
+        add(&mut w.iter());
+        add(&mut b.iter());
+    }
+    crate::data::fetch::hex(&hasher.finalize())
+}
 
-/// Open a checkpoint and read its metadata.
-fn open(path: &Path) -> Result<(Npz, Meta), TrainError> {
-    let file = File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;
-    let mut npz = NpzReader::new(BufReader::new(file))
-        .map_err(|e| bad(path, format!("not a readable .npz file: {e}")))?;
-    let meta: Array1<u8> = read(&mut npz, path, "meta")?;
-    let meta: Meta = serde_json::from_slice(meta.as_slice().unwrap_or(&[]))
+/// Open a saved file and read its metadata.
+fn open(path: &Path) -> Result<(NpzFile, Meta), TrainError> {
+    let mut npz = NpzFile::open(path)?;
+    let meta = npz.bytes("meta", MAX_META_BYTES)?;
+    let meta: Meta = serde_json::from_slice(&meta)
         .map_err(|e| bad(path, format!("array `meta` is not valid metadata: {e}")))?;
-    if meta.format != FORMAT {
+    if !(1..=FORMAT).contains(&meta.format) {
         return Err(bad(
             path,
-            format!("format {} (this program reads format {FORMAT})", meta.format),
+            format!("format {} (this program reads formats 1 to {FORMAT})", meta.format),
         ));
     }
     Ok((npz, meta))
@@ -107,66 +198,70 @@ fn config_of(path: &Path, meta: &Meta, overrides: &[String]) -> Result<ValidConf
         .map_err(|e| bad(path, e.to_string()))
 }
 
+fn saved_run(path: &Path, meta: &Meta, overrides: &[String]) -> Result<SavedRun, TrainError> {
+    Ok(SavedRun {
+        kind: meta.kind,
+        config: config_of(path, meta, overrides)?,
+        provenance: meta.provenance.clone(),
+        epoch: meta.epoch,
+        batch: meta.batch,
+        history: meta.history.clone(),
+    })
+}
+
+fn matrix(npz: &mut NpzFile, name: &str, shape: (usize, usize)) -> Result<Array2<f32>, TrainError> {
+    let a = npz.floats(name, &[shape.0, shape.1])?;
+    Ok(a.into_dimensionality::<Ix2>().expect("two dimensions checked"))
+}
+
 /// The weights `W{k}` and biases `b{k}` of the config's architecture.
-fn read_net(
-    npz: &mut Npz,
-    path: &Path,
-    config: &ValidConfig,
-) -> Result<LayeredNet<f32>, TrainError> {
+fn read_net(npz: &mut NpzFile, config: &ValidConfig) -> Result<LayeredNet<f32>, TrainError> {
     let sizes = &config.model.layers;
     let mut weights = Vec::new();
     let mut biases = Vec::new();
     for k in 0..sizes.len() - 1 {
-        weights.push(read_shaped2(npz, path, &format!("W{k}"), (sizes[k], sizes[k + 1]))?);
-        let b: Array1<f32> = read(npz, path, &format!("b{k}"))?;
-        if b.len() != sizes[k + 1] {
-            return Err(bad(
-                path,
-                format!(
-                    "array b{k} has {} entries, the config's architecture {sizes:?} needs {}",
-                    b.len(),
-                    sizes[k + 1]
-                ),
-            ));
-        }
-        biases.push(b);
+        weights.push(matrix(npz, &format!("W{k}"), (sizes[k], sizes[k + 1]))?);
+        let b = npz.floats(&format!("b{k}"), &[sizes[k + 1]])?;
+        biases.push(b.into_dimensionality::<Ix1>().expect("one dimension checked"));
     }
-    let net = LayeredNet::from_parts(weights, biases, Rho::from_config(&config.model.rho))?;
-    net.check_finite().map_err(|e| bad(path, e.to_string()))?;
+    let net = LayeredNet::from_parts(weights, biases, Rho::from_config(&config.model.rho))
+        .map_err(|e| bad(npz.path(), e.to_string()))?;
     Ok(net)
 }
 
-/// Read a checkpoint and check it against `data`. The effective config is the one saved in the
-/// checkpoint, with `overrides` (`path=value`) applied on top (e.g. more epochs).
+/// Read a checkpoint to continue its run on `data`. The effective config is the saved one with
+/// `overrides` (`path=value`) applied; an override of a key outside [`RESUME_MAY_CHANGE`] is
+/// refused, and so is data whose fingerprint differs from the recorded one.
 pub fn load(path: &Path, data: &Mnist, overrides: &[String]) -> Result<TrainState, TrainError> {
     let (mut npz, meta) = open(path)?;
+    if meta.kind != Kind::Checkpoint {
+        return Err(bad(path, "is a model file, not a checkpoint: it cannot be resumed"));
+    }
+    let saved = config_of(path, &meta, &[])?;
     let config = config_of(path, &meta, overrides)?;
+    check_resume_changes(path, &saved, &config)?;
+    if let Some(p) = &meta.provenance {
+        check_same_data(p, data)?;
+    }
     check_data(&config, data)?;
-    let net = read_net(&mut npz, path, &config)?;
+    let net = read_net(&mut npz, &config)?;
     let sizes = &config.model.layers;
     let depth = sizes.len() - 1;
     let mut epoch_start = Vec::new();
     for k in 0..depth {
-        let name = format!("epoch_start_W{k}");
-        epoch_start.push(read_shaped2(&mut npz, path, &name, (sizes[k], sizes[k + 1]))?);
+        epoch_start.push(matrix(&mut npz, &format!("epoch_start_W{k}"), (sizes[k], sizes[k + 1]))?);
     }
     let mut train_particles = Vec::new();
     let mut test_particles = Vec::new();
     for k in 1..=depth {
-        let (n_train, n_test) = (data.train.len(), data.test.len());
-        train_particles.push(read_shaped2(
+        train_particles.push(matrix(
             &mut npz,
-            path,
             &format!("train_s{k}"),
-            (n_train, sizes[k]),
+            (data.train.len(), sizes[k]),
         )?);
-        test_particles.push(read_shaped2(
-            &mut npz,
-            path,
-            &format!("test_s{k}"),
-            (n_test, sizes[k]),
-        )?);
+        test_particles.push(matrix(&mut npz, &format!("test_s{k}"), (data.test.len(), sizes[k]))?);
     }
+    let provenance = meta.provenance.unwrap_or_else(|| TrainState::default_provenance(data));
     Ok(TrainState {
         config,
         net,
@@ -177,53 +272,85 @@ pub fn load(path: &Path, data: &Mnist, overrides: &[String]) -> Result<TrainStat
         partial: meta.partial,
         epoch_start,
         history: meta.history,
+        provenance,
     })
 }
 
-/// The effective configuration saved in a checkpoint, with `overrides` applied on top (to load
-/// the data a resumed run needs before its arrays).
-pub fn read_config(path: &Path, overrides: &[String]) -> Result<ValidConfig, TrainError> {
+/// Refuse a resumed config that changes a key outside [`RESUME_MAY_CHANGE`].
+fn check_resume_changes(
+    path: &Path,
+    saved: &ValidConfig,
+    config: &ValidConfig,
+) -> Result<(), TrainError> {
+    let allowed = |key: &str| {
+        RESUME_MAY_CHANGE
+            .iter()
+            .any(|a| key == *a || key.strip_prefix(a).is_some_and(|rest| rest.starts_with('.')))
+    };
+    let refused: Vec<String> = saved
+        .changed_keys(config)
+        .into_iter()
+        .filter(|c| !allowed(&c.key))
+        .map(|c| c.to_string())
+        .collect();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(TrainError::ResumeChange { path: path.to_owned(), changes: refused })
+    }
+}
+
+/// Refuse data whose fingerprint differs from the one a run recorded.
+pub fn check_same_data(recorded: &Provenance, data: &Mnist) -> Result<(), TrainError> {
+    if recorded.data.same_data(&data.source) {
+        Ok(())
+    } else {
+        Err(TrainError::DataMismatch {
+            recorded: recorded.data.clone(),
+            given: data.source.clone(),
+        })
+    }
+}
+
+/// The metadata of a model or checkpoint file, its config with `overrides` applied (to find
+/// the data a resumed run or an evaluation needs before reading its arrays).
+pub fn read_saved(path: &Path, overrides: &[String]) -> Result<SavedRun, TrainError> {
     let (_, meta) = open(path)?;
-    config_of(path, &meta, overrides)
+    saved_run(path, &meta, overrides)
 }
 
-/// Read only the configuration and the network (for evaluation).
-pub fn load_net(path: &Path) -> Result<(ValidConfig, LayeredNet<f32>), TrainError> {
-    load_net_with(path, &[])
-}
-
-/// [`load_net`] with `--set`-style `overrides` (`path=value`) applied to the checkpoint's
-/// config before it is validated (e.g. another relaxation schedule for evaluation).
+/// The network of a model or checkpoint file, with its metadata; `overrides` (`path=value`)
+/// apply to the saved config before it is validated (e.g. another relaxation schedule for
+/// evaluation).
 pub fn load_net_with(
     path: &Path,
     overrides: &[String],
-) -> Result<(ValidConfig, LayeredNet<f32>), TrainError> {
+) -> Result<(SavedRun, LayeredNet<f32>), TrainError> {
     let (mut npz, meta) = open(path)?;
-    let config = config_of(path, &meta, overrides)?;
-    let net = read_net(&mut npz, path, &config)?;
-    Ok((config, net))
+    let saved = saved_run(path, &meta, overrides)?;
+    let net = read_net(&mut npz, &saved.config)?;
+    Ok((saved, net))
 }
 
-fn read<T, D>(npz: &mut Npz, path: &Path, name: &str) -> Result<ndarray::Array<T, D>, TrainError>
-where
-    T: ndarray_npy::ReadableElement,
-    D: ndarray::Dimension,
-{
-    npz.by_name(&format!("{name}.npy")).map_err(|e| bad(path, format!("array `{name}`: {e}")))
+/// [`load_net_with`] without overrides.
+pub fn load_net(path: &Path) -> Result<(ValidConfig, LayeredNet<f32>), TrainError> {
+    load_net_with(path, &[]).map(|(saved, net)| (saved.config, net))
 }
 
-fn read_shaped2(
-    npz: &mut Npz,
+/// The persistent test particles `test_s1..` of a checkpoint (`None` for a model file), for a
+/// test set of `n_test` examples.
+pub fn load_test_particles(
     path: &Path,
-    name: &str,
-    shape: (usize, usize),
-) -> Result<Array2<f32>, TrainError> {
-    let a: Array2<f32> = read(npz, path, name)?;
-    if a.dim() != shape {
-        return Err(bad(
-            path,
-            format!("array {name} has shape {:?}, the config needs {:?}", a.dim(), shape),
-        ));
+    config: &ValidConfig,
+    n_test: usize,
+) -> Result<Option<Vec<Array2<f32>>>, TrainError> {
+    let mut npz = NpzFile::open(path)?;
+    if !npz.contains("test_s1") {
+        return Ok(None);
     }
-    Ok(a)
+    let sizes = &config.model.layers;
+    (1..sizes.len())
+        .map(|k| matrix(&mut npz, &format!("test_s{k}"), (n_test, sizes[k])))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }

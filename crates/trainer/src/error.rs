@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::data::DataError;
+use crate::data::{DataError, DataSource};
+use crate::io::WriteError;
 
 /// Everything that can go wrong while training or evaluating.
 #[derive(Debug, thiserror::Error)]
@@ -46,26 +47,42 @@ pub enum TrainError {
         /// What is wrong.
         reason: String,
     },
-    /// Writing a file failed.
-    #[error("cannot write {path}: {source}")]
-    Write {
-        /// The file.
+    /// `--resume` with a config that changes what the saved state means.
+    #[error(
+        "cannot resume {path}: {} would change the meaning of the saved state (keys that may change: {}); start a new run instead",
+        changes.join(", "),
+        crate::checkpoint::RESUME_MAY_CHANGE.join(", ")
+    )]
+    ResumeChange {
+        /// The checkpoint.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Each refused change, `key: old -> new`.
+        changes: Vec<String>,
     },
+    /// The data differs from the data a run recorded.
+    #[error(
+        "the data at {} (fingerprint {}) is not the data the run recorded: {} (fingerprint {}); leave out --data to use the recorded data",
+        given.source,
+        given.fingerprint,
+        recorded.source,
+        recorded.fingerprint
+    )]
+    DataMismatch {
+        /// What the run recorded.
+        recorded: DataSource,
+        /// What was given.
+        given: DataSource,
+    },
+    /// Writing a file failed (an unwritable directory, a full disk).
+    #[error(transparent)]
+    Write(#[from] WriteError),
 }
 
 impl TrainError {
-    /// Whether the error is caused by bad input (data, config, checkpoint, or a configuration
-    /// whose training diverges) rather than a bug.
+    /// Whether the error is caused by the user's input or environment (data, config,
+    /// checkpoint, a configuration whose training diverges, a file that cannot be written)
+    /// rather than a bug.
     pub fn is_bad_input(&self) -> bool {
-        matches!(
-            self,
-            TrainError::Data(_)
-                | TrainError::ConfigMismatch { .. }
-                | TrainError::Checkpoint { .. }
-                | TrainError::Diverged { .. }
-        )
+        !matches!(self, TrainError::Core(_))
     }
 }

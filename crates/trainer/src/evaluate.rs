@@ -14,7 +14,7 @@ use crate::ep::{argmax_rows, dynamics};
 pub const EVAL_CHUNK: usize = 500;
 
 /// Result of evaluating a dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Evaluation {
     /// Misclassified examples.
     pub errors: usize,
@@ -24,12 +24,14 @@ pub struct Evaluation {
     pub mean_energy: f64,
     /// Mean `C` at the free fixed points.
     pub mean_cost: f64,
+    /// The predicted class (argmax of the output) of every example, in order.
+    pub predictions: Vec<u32>,
 }
 
 impl Evaluation {
-    /// Error rate in [0, 1].
+    /// Error rate in [0, 1] (NaN for no example: there is no rate to report).
     pub fn error_rate(&self) -> f64 {
-        if self.examples == 0 { 0.0 } else { self.errors as f64 / self.examples as f64 }
+        if self.examples == 0 { f64::NAN } else { self.errors as f64 / self.examples as f64 }
     }
 }
 
@@ -67,11 +69,10 @@ pub fn evaluate(
             relaxer.set_input(net, x)?;
             relaxer.relax(net, &mut states, &Output::Free, &dyn_, &stop)?;
             let labels = &data.labels[start..end];
-            let errors = argmax_rows(states.output().view())
-                .into_iter()
-                .zip(labels)
-                .filter(|(p, l)| *p != **l as usize)
-                .count();
+            let predictions: Vec<u32> =
+                argmax_rows(states.output().view()).into_iter().map(|p| p as u32).collect();
+            let errors =
+                predictions.iter().zip(labels).filter(|(p, l)| **p != u32::from(**l)).count();
             let mut target = Array2::<f32>::zeros(states.output().dim());
             for (b, &l) in labels.iter().enumerate() {
                 target[(b, l as usize)] = 1.0;
@@ -81,8 +82,13 @@ pub fn evaluate(
                 .iter()
                 .map(|&c| f64::from(c))
                 .sum();
-            let eval =
-                Evaluation { errors, examples: end - start, mean_energy: energy, mean_cost: c };
+            let eval = Evaluation {
+                errors,
+                examples: end - start,
+                mean_energy: energy,
+                mean_cost: c,
+                predictions,
+            };
             Ok((eval, states))
         })
         .collect();
@@ -94,6 +100,7 @@ pub fn evaluate(
         total.examples += e.examples;
         total.mean_energy += e.mean_energy;
         total.mean_cost += e.mean_cost;
+        total.predictions.extend_from_slice(&e.predictions);
         if let Some(p) = particles.as_deref_mut() {
             let end = start + e.examples;
             for k in 1..=depth {

@@ -5,8 +5,10 @@
 //! - [`ep`]: one minibatch of equilibrium propagation (free phase, nudged phase, update).
 //! - [`evaluate`](mod@evaluate): the free phase over a whole dataset.
 //! - [`run`]: epochs, metrics, stopping at minibatch boundaries.
-//! - [`checkpoint`]: `.npz` checkpoints (numpy-loadable), written atomically; resuming gives
-//!   bit-identical weights.
+//! - [`checkpoint`]: `.npz` model files and checkpoints (numpy-loadable), written atomically;
+//!   resuming gives bit-identical weights.
+//! - [`provenance`]: what produced a run (program, command, times, data fingerprint).
+//! - [`io`]: atomic file writes, used for every file the workspace writes.
 //!
 //! The crate never prints; progress goes through the [`run::Observer`] trait.
 
@@ -15,9 +17,12 @@ pub mod data;
 pub mod ep;
 mod error;
 pub mod evaluate;
+pub mod io;
+mod npz;
+pub mod provenance;
 pub mod run;
 
-pub use data::{DataError, Dataset, Limits, Mnist};
+pub use data::{DataError, DataSource, Dataset, Limits, Location, Mnist};
 pub use error::TrainError;
 pub use run::{EpochMetrics, Observer, Outcome, TrainState, train};
 

@@ -13,6 +13,7 @@ use crate::TrainError;
 use crate::data::Mnist;
 use crate::ep::{self, Rows, Stream, Workspace, stream_rng};
 use crate::evaluate::evaluate;
+use crate::provenance::{Process, Provenance};
 
 /// What one epoch measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,10 +79,14 @@ pub struct TrainState {
     pub epoch_start: Vec<Array2<f32>>,
     /// Metrics of the completed epochs.
     pub history: Vec<EpochMetrics>,
+    /// What produced the run (saved with every checkpoint and model file).
+    pub provenance: Provenance,
 }
 
 impl TrainState {
-    /// A fresh run: Glorot-uniform weights from the seed, zero particles.
+    /// A fresh run: Glorot-uniform weights from the seed, zero particles; its provenance names
+    /// this process as the library sees it (a front end replaces `provenance.process` with
+    /// what it knows: its version, commit and thread count).
     pub fn new(config: ValidConfig, data: &Mnist) -> Result<Self, TrainError> {
         check_data(&config, data)?;
         let net = ep::init_net(&config)?;
@@ -97,7 +102,19 @@ impl TrainState {
             batch: 0,
             partial: PartialEpoch::default(),
             history: Vec::new(),
+            provenance: Self::default_provenance(data),
         })
+    }
+
+    /// The provenance of a run on `data` by this process, as the library sees it.
+    pub fn default_provenance(data: &Mnist) -> Provenance {
+        let process = Process::start(
+            env!("CARGO_PKG_VERSION"),
+            "unknown",
+            std::env::args().collect(),
+            rayon::current_num_threads(),
+        );
+        Provenance::new(process, data.source.clone())
     }
 
     /// Minibatches per epoch (the last `n mod batch_size` examples are left out of each epoch,
@@ -110,6 +127,32 @@ impl TrainState {
     pub fn finished(&self) -> bool {
         self.epoch >= self.config.training.epochs
     }
+}
+
+/// Bytes a run of `config` on `n_train` training and `n_test` test examples holds at its peak,
+/// roughly (within a factor of about 1.5): the parameters and the epoch's starting weights,
+/// the persistent particles of both sets, the data as floats, the minibatch workspace, one
+/// evaluation chunk per thread, and the in-memory copy of a checkpoint while it is written.
+/// Front ends compare it with the memory available before allocating anything.
+pub fn memory_estimate(config: &ValidConfig, n_train: usize, n_test: usize, threads: usize) -> u64 {
+    let float = std::mem::size_of::<f32>() as u64;
+    let layers = &config.model.layers;
+    let sum = |it: &mut dyn Iterator<Item = u64>| it.fold(0u64, u64::saturating_add);
+    let weights = sum(&mut layers.windows(2).map(|w| (w[0] as u64).saturating_mul(w[1] as u64)));
+    let units = sum(&mut layers[1..].iter().map(|&n| n as u64));
+    let all_units = units.saturating_add(layers[0] as u64);
+    let n = (n_train as u64).saturating_add(n_test as u64);
+    let params = weights.saturating_mul(2 * float);
+    let particles = n.saturating_mul(units).saturating_mul(float);
+    let data = n.saturating_mul(layers[0] as u64).saturating_mul(float);
+    let batch =
+        (config.training.batch_size as u64).saturating_mul(all_units).saturating_mul(16 * float);
+    let eval = (threads.max(1) as u64)
+        .saturating_mul(crate::evaluate::EVAL_CHUNK as u64)
+        .saturating_mul(all_units)
+        .saturating_mul(6 * float);
+    let checkpoint = params.saturating_add(particles);
+    [params, particles, data, batch, eval, checkpoint].into_iter().fold(0, u64::saturating_add)
 }
 
 /// Check that the configuration fits the data.
@@ -142,15 +185,22 @@ pub fn check_data(config: &ValidConfig, data: &Mnist) -> Result<(), TrainError> 
 
 /// Receives progress and decides whether to stop early.
 pub trait Observer {
+    /// What the observer's own work (writing files, reporting) can fail with; the run's
+    /// errors convert into it, so [`train`] returns it.
+    type Error: From<TrainError>;
     /// A minibatch finished (`batch` of `total`, 1-based) in epoch `epoch` (1-based).
     fn on_batch(&mut self, _epoch: usize, _batch: usize, _total: usize) {}
     /// Called after [`Observer::on_batch`] with the state after the minibatch (its weights are
     /// finite), e.g. to write a checkpoint every N minibatches; an error stops the run.
-    fn after_batch(&mut self, _state: &TrainState) -> Result<(), TrainError> {
+    fn after_batch(&mut self, _state: &TrainState) -> Result<(), Self::Error> {
         Ok(())
     }
     /// An epoch finished.
-    fn on_epoch(&mut self, _metrics: &EpochMetrics, _state: &TrainState) -> Result<(), TrainError> {
+    fn on_epoch(
+        &mut self,
+        _metrics: &EpochMetrics,
+        _state: &TrainState,
+    ) -> Result<(), Self::Error> {
         Ok(())
     }
     /// Checked before every minibatch: `true` stops the run at that boundary.
@@ -162,7 +212,9 @@ pub trait Observer {
 /// An observer that does nothing.
 #[derive(Debug, Default)]
 pub struct Silent;
-impl Observer for Silent {}
+impl Observer for Silent {
+    type Error = TrainError;
+}
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,11 +226,11 @@ pub enum Outcome {
 }
 
 /// Train until every configured epoch is done or the observer asks to stop.
-pub fn train(
+pub fn train<O: Observer + ?Sized>(
     state: &mut TrainState,
     data: &Mnist,
-    observer: &mut dyn Observer,
-) -> Result<Outcome, TrainError> {
+    observer: &mut O,
+) -> Result<Outcome, O::Error> {
     check_data(&state.config, data)?;
     let config = state.config.clone();
     let batch_size = config.training.batch_size;

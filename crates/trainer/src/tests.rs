@@ -127,6 +127,7 @@ fn same_seed_gives_identical_runs_on_one_and_two_threads() {
 /// Stops after a given number of minibatches.
 struct StopAfter(usize, usize);
 impl Observer for StopAfter {
+    type Error = crate::TrainError;
     fn on_batch(&mut self, _: usize, _: usize, _: usize) {
         self.1 += 1;
     }
@@ -173,9 +174,17 @@ fn checkpoint_round_trips_and_rejects_another_architecture() {
     let back = checkpoint::load(&path, &data, &[]).unwrap();
     assert_eq!(back.net, state.net);
     assert_eq!(back.history, state.history);
-    let err = checkpoint::load(&path, &data, &["model.layers=[784, 31, 10]".into()]).unwrap_err();
+    let other = ["model.layers=[784, 31, 10]".to_owned()];
+    let err = checkpoint::load_net_with(&path, &other).unwrap_err();
     assert!(
         err.to_string().contains("W0 has shape (784, 30), the config needs (784, 31)"),
+        "{err}"
+    );
+    // resuming with another architecture is refused before any array is read
+    let err = checkpoint::load(&path, &data, &other).unwrap_err();
+    assert!(
+        matches!(&err, crate::TrainError::ResumeChange { changes, .. }
+            if changes == &["model.layers ([784, 30, 10] -> [784, 31, 10])"]),
         "{err}"
     );
     std::fs::write(&path, b"PK\x03\x04 truncated").unwrap();
@@ -313,6 +322,7 @@ fn overflowing_learning_rate_stops_at_the_update_naming_the_weight_layer() {
 fn observer_after_batch_sees_every_minibatch_and_can_stop_the_run() {
     struct Count(Vec<(usize, usize)>);
     impl Observer for Count {
+        type Error = crate::TrainError;
         fn after_batch(&mut self, s: &TrainState) -> Result<(), crate::TrainError> {
             s.net.check_finite()?;
             self.0.push((s.epoch, s.batch));
@@ -411,10 +421,7 @@ fn checkpoint_arrays_of_the_wrong_shape_are_refused() {
     );
     let (path, data) =
         saved_checkpoint(dir.path(), |s| s.net.biases[0] = ndarray::Array1::zeros(3));
-    assert_eq!(
-        checkpoint_reason(&path, &data),
-        "array b0 has 3 entries, the config's architecture [784, 30, 10] needs 30"
-    );
+    assert_eq!(checkpoint_reason(&path, &data), "array b0 has shape (3,), the config needs (30,)");
     // particles of another dataset size
     let other = Mnist::embedded_limited(Limits { train: Some(100), test: Some(50) }).unwrap();
     let (path, _) = saved_checkpoint(dir.path(), |_| {});
@@ -428,7 +435,7 @@ fn checkpoint_arrays_of_the_wrong_shape_are_refused() {
 fn checkpoint_with_non_finite_weights_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (path, data) = saved_checkpoint(dir.path(), |s| s.net.weights[0][(0, 0)] = f32::INFINITY);
-    assert_eq!(checkpoint_reason(&path, &data), "non-finite weights in weight layer 0");
+    assert_eq!(checkpoint_reason(&path, &data), "array W0 holds NaN or infinite values");
 }
 
 #[test]
@@ -444,7 +451,8 @@ fn checkpoint_of_another_architecture_is_refused() {
         ),
     ] {
         let overrides = [format!("model.layers={layers}"), format!("training.alphas={alphas}")];
-        assert_eq!(reason(checkpoint::load(&path, &data, &overrides).unwrap_err()), expected);
+        let err = checkpoint::load_net_with(&path, &overrides).map(|_| ()).unwrap_err();
+        assert_eq!(reason(err), expected);
     }
     // Overrides that make the saved config invalid are named too.
     let why =

@@ -63,7 +63,7 @@ pub fn run(args: &CompareArgs, global: &GlobalOpts) -> Result<()> {
         rows.extend(run_rows);
     }
     let out_path = global.out.clone().unwrap_or_else(|| Path::new("results").join("compare"));
-    let out = OutDir::create(&out_path, global.force)?;
+    let out = OutDir::fresh(&out_path, global.force)?;
     out.write_csv("compare.csv", &rows)?;
     out.write_json("summary.json", &Summary { command: "compare", runs })?;
     let series = |f: fn(&Row) -> f64| -> Vec<Series> {
@@ -85,12 +85,14 @@ pub fn run(args: &CompareArgs, global: &GlobalOpts) -> Result<()> {
         log_y: true,
     };
     plot::svg(
-        &out.join("test_error.svg"),
+        &out,
+        "test_error.svg",
         &chart("Test error, from zero states"),
         &series(|r| r.test_error),
     )?;
     plot::svg(
-        &out.join("test_error_persistent.svg"),
+        &out,
+        "test_error_persistent.svg",
         &chart("Test error, persistent particles"),
         &series(|r| r.test_error_persistent),
     )?;

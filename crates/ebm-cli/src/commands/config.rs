@@ -9,16 +9,16 @@ pub fn run(cmd: &ConfigCommand, global: &GlobalOpts) -> anyhow::Result<()> {
     match cmd {
         ConfigCommand::Show => {
             let config = super::load(global)?;
-            print!("{}", config.to_toml_string());
+            crate::say!("{}", config.to_toml_string().trim_end())?;
         }
         ConfigCommand::Check => {
             let source = super::source(global)?;
             super::load(global)?;
-            println!("ok: {}", source.describe());
+            crate::say!("ok: {}", source.describe())?;
         }
         ConfigCommand::Presets => {
             for p in Preset::ALL {
-                println!("{:<11} {}", p.name(), p.description());
+                crate::say!("{:<11} {}", p.name(), p.description())?;
             }
         }
     }

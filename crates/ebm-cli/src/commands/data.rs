@@ -1,5 +1,7 @@
 //! `ebm data fetch DATASET --dir DIR [--mirror URL]...`.
 
+use std::time::Duration;
+
 use trainer::data::{FetchOptions, fetch_dataset};
 
 use crate::cli::DataCommand;
@@ -7,20 +9,26 @@ use crate::cli::DataCommand;
 /// Run a `data` subcommand.
 pub fn run(cmd: &DataCommand) -> anyhow::Result<()> {
     match cmd {
-        DataCommand::Fetch { dataset, dir, mirrors } => {
-            let mut options = FetchOptions::default();
+        DataCommand::Fetch { dataset, dir, mirrors, connect_timeout, read_timeout } => {
+            let mut options = FetchOptions {
+                connect_timeout: Duration::from_secs(*connect_timeout),
+                read_timeout: Duration::from_secs(*read_timeout),
+                ..FetchOptions::default()
+            };
             if !mirrors.is_empty() {
                 options.mirrors.clone_from(mirrors);
             }
             for f in fetch_dataset(dataset, dir, &options)? {
                 match &f.url {
-                    Some(url) => println!(
+                    Some(url) => crate::say!(
                         "{}: {} bytes from {url}, sha256 {}",
                         f.path.display(),
                         f.bytes,
                         f.sha256
-                    ),
-                    None => println!("{}: already present, sha256 {}", f.path.display(), f.sha256),
+                    )?,
+                    None => {
+                        crate::say!("{}: already present, sha256 {}", f.path.display(), f.sha256)?
+                    }
                 }
             }
         }

@@ -60,8 +60,9 @@ struct Headline {
 /// `ebm gradcheck`: writes `summary.json`, `metrics.csv` and `cosine-*.svg`.
 pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
     let config = super::load(global)?;
-    let out = OutDir::create(&results_dir(global, &config, "gradcheck"), global.force)?;
-    let (mnist, data) = super::train::load_data(args.data.as_deref(), &config)?;
+    let out = OutDir::fresh(&results_dir(global, &config, "gradcheck"), global.force)?;
+    let mnist = super::train::load_data(args.data.as_deref(), &config)?;
+    let data = mnist.source.to_string();
     let g = &config.gradcheck;
     // Evenly spaced training examples (the seed draws the weights).
     let n = mnist.train.len();
@@ -102,11 +103,11 @@ pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
             );
         }
         let chosen: Vec<usize> = costly.iter().map(|&i| candidates[i]).collect();
-        println!(
+        crate::say!(
             "{name}: {} examples with non-zero cost found among {} candidates",
             chosen.len(),
             candidates.len()
-        );
+        )?;
         let (x, target) = inputs(&chosen);
         let (r, d) = gradient_fidelity_of(&own, &name, &net, x.view(), target.view())?;
         rows.extend(r);
@@ -195,22 +196,29 @@ pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
                 log_x: true,
                 log_y: true,
             };
-            plot::svg(&out.join(file), &chart, &series)?;
+            plot::svg(&out, file, &chart, &series)?;
         }
     }
 
-    println!(
+    crate::say!(
         "EP estimate vs true gradient (seed {}, {} examples per Glorot net) -> {}",
         config.seed,
         g.examples,
         out.path().display()
-    );
-    println!(
+    )?;
+    crate::say!(
         "{:<10} {:>6} {:>5} {:>8} {:<9} {:>12} {:>10} {:>10}",
-        "net", "hidden", "layer", "beta", "nudging", "cosine", "norm_ratio", "rel_error"
-    );
+        "net",
+        "hidden",
+        "layer",
+        "beta",
+        "nudging",
+        "cosine",
+        "norm_ratio",
+        "rel_error"
+    )?;
     for r in &rows {
-        println!(
+        crate::say!(
             "{:<10} {:>6} {:>5} {:>8} {:<9} {:>12.8} {:>10.5} {:>10.3e}",
             r.net,
             r.hidden_layers,
@@ -220,7 +228,7 @@ pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
             r.cosine,
             r.norm_ratio,
             r.relative_error
-        );
+        )?;
     }
     Ok(())
 }
@@ -257,8 +265,9 @@ struct StepsOutRow {
 /// `ebm relax-steps`: writes `summary.json` and `metrics.csv`.
 pub fn relax_steps(args: &RelaxStepsArgs, global: &GlobalOpts) -> Result<()> {
     let config = super::load(global)?;
-    let out = OutDir::create(&results_dir(global, &config, "relax-steps"), global.force)?;
-    let (mnist, data) = super::train::load_data(args.data.as_deref(), &config)?;
+    let out = OutDir::fresh(&results_dir(global, &config, "relax-steps"), global.force)?;
+    let mnist = super::train::load_data(args.data.as_deref(), &config)?;
+    let data = mnist.source.to_string();
     let r = &config.relax_steps;
     let n = r.examples.min(mnist.test.len());
     let x = mnist.test.images.slice(ndarray::s![..n, ..]);
@@ -292,7 +301,7 @@ pub fn relax_steps(args: &RelaxStepsArgs, global: &GlobalOpts) -> Result<()> {
                 .map(|r| f64::from(r.fold(0.0f32, |m, &v| m.max(v))))
                 .sum::<f64>()
                 / n as f64;
-            println!(
+            crate::say!(
                 "{name}: {:?} eps {}: {} steps (residual {:.2e}, converged {}), {} errors / {n}",
                 steps.schedule,
                 steps.epsilon,
@@ -300,7 +309,7 @@ pub fn relax_steps(args: &RelaxStepsArgs, global: &GlobalOpts) -> Result<()> {
                 steps.residual,
                 steps.converged,
                 test_errors
-            );
+            )?;
             let StepsRow { schedule, epsilon, steps, converged, residual } = steps;
             rows.push(StepsOutRow {
                 net: name.clone(),
@@ -328,6 +337,6 @@ pub fn relax_steps(args: &RelaxStepsArgs, global: &GlobalOpts) -> Result<()> {
             config: &config,
         },
     )?;
-    println!("-> {}", out.path().display());
+    crate::say!("-> {}", out.path().display())?;
     Ok(())
 }

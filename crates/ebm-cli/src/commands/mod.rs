@@ -3,6 +3,7 @@
 mod compare;
 mod config;
 mod data;
+mod eval;
 mod gradcheck;
 mod propagate;
 mod stdp;
@@ -22,7 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gradcheck(args) => gradcheck::run(args, &cli.global),
         Command::RelaxSteps(args) => gradcheck::relax_steps(args, &cli.global),
         Command::Train(args) => train::run(args, &cli.global),
-        Command::Eval(args) => train::eval(args, &cli.global),
+        Command::Eval(args) => eval::run(args, &cli.global),
         Command::Compare(args) => compare::run(args, &cli.global),
     }
 }

@@ -36,7 +36,7 @@ struct Headline {
 /// Run the experiment and write `summary.json`, `metrics.csv` and the plot.
 pub fn run(global: &GlobalOpts) -> Result<()> {
     let config = super::load(global)?;
-    let out = OutDir::create(&results_dir(global, &config, "propagate"), global.force)?;
+    let out = OutDir::fresh(&results_dir(global, &config, "propagate"), global.force)?;
     let main = PropagateSettings::from_config(&config.propagate);
     let projected = PropagateSettings { rule: UpdateRuleKind::ProjectedGradient, ..main.clone() };
     let glorot = PropagateSettings { weight_scale: 1.0, ..main.clone() };
@@ -103,19 +103,26 @@ pub fn run(global: &GlobalOpts) -> Result<()> {
             log_x: true,
             log_y: true,
         };
-        plot::svg(&out.join("cosine.svg"), &chart, &series)?;
+        plot::svg(&out, "cosine.svg", &chart, &series)?;
     }
 
-    println!(
+    crate::say!(
         "early inference vs backprop (seed {}), {} rows -> {}",
         config.seed,
         rows.len(),
         out.path().display()
-    );
-    println!(
+    )?;
+    crate::say!(
         "{:<19} {:>6} {:>5} {:>7} {:>8} {:>13} {:>11} {:<11}",
-        "rule", "scale", "depth", "layer", "eps", "cosine", "norm_ratio", "fixed point"
-    );
+        "rule",
+        "scale",
+        "depth",
+        "layer",
+        "eps",
+        "cosine",
+        "norm_ratio",
+        "fixed point"
+    )?;
     for r in &rows {
         let rule = match r.rule {
             UpdateRuleKind::LeakyIntegrator => "leaky-integrator",
@@ -126,7 +133,7 @@ pub fn run(global: &GlobalOpts) -> Result<()> {
             "state" => format!("h{}", r.layer),
             _ => format!("W{}", r.layer),
         };
-        println!(
+        crate::say!(
             "{rule:<19} {:>6.2} {:>5} {:>7} {:>8} {:>13.9} {:>11.6} {:?}",
             r.weight_scale,
             r.hidden_layers,
@@ -135,7 +142,7 @@ pub fn run(global: &GlobalOpts) -> Result<()> {
             r.cosine,
             r.norm_ratio,
             r.fixed_point
-        );
+        )?;
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ pub fn run(_args: &StdpArgs, global: &GlobalOpts) -> anyhow::Result<()> {
         .clone()
         .or_else(|| config.output.dir.clone())
         .unwrap_or_else(|| PathBuf::from("results/stdp"));
-    let out = OutDir::create(&out_path, global.force)?;
+    let out = OutDir::fresh(&out_path, global.force)?;
     let experiment = Experiment::new(&config)?;
     let s = &config.stdp;
     tracing::info!(
@@ -87,26 +87,37 @@ pub fn run(_args: &StdpArgs, global: &GlobalOpts) -> anyhow::Result<()> {
         plots(&out, &report)?;
     }
 
-    println!(
+    crate::say!(
         "stdp: {} sequences x {} steps x {} trains in {seconds:.3} s, {} pairs",
-        s.sequences, s.steps, s.trains, report.pairs
-    );
+        s.sequences,
+        s.steps,
+        s.trains,
+        report.pairs
+    )?;
     for c in &fig4.curves {
-        println!(
+        crate::say!(
             "  figure 4 {:<8} sign pattern {} ({} bins fail)  peak at dt = {:?}, near 0: {}",
             c.name,
             if c.sign_pattern(&fig4.dt) { "holds" } else { "FAILS" },
             c.sign_failures(&fig4.dt),
             c.peak_dt(&fig4.dt),
             if c.peaks_near_zero(&fig4.dt) { "yes" } else { "no" },
-        );
+        )?;
     }
-    println!("  figure 5 Pearson r {:.4}, slope {:.4}", report.fig5.pearson_r, report.fig5.slope);
-    println!(
+    crate::say!(
+        "  figure 5 Pearson r {:.4}, slope {:.4}",
+        report.fig5.pearson_r,
+        report.fig5.slope
+    )?;
+    crate::say!(
         "  E[(ds)^2] with updates {:.6e}, without {:.6e} (difference {:+.3e} +- {:.1e}, seed {})",
-        m.with_updates, m.without_updates, m.difference, m.difference_se, config.seed
-    );
-    println!("  results in {}", out.path().display());
+        m.with_updates,
+        m.without_updates,
+        m.difference,
+        m.difference_se,
+        config.seed
+    )?;
+    crate::say!("  results in {}", out.path().display())?;
     Ok(())
 }
 
@@ -146,7 +157,8 @@ fn plots(out: &OutDir, report: &Report) -> anyhow::Result<()> {
         style: Style::Points,
     };
     plot::svg(
-        &out.join("fig3.svg"),
+        out,
+        "fig3.svg",
         &Chart {
             title: "Figure 3: rates and spikes (sequence 0, train 0)",
             x_label: "t (steps)",
@@ -161,7 +173,8 @@ fn plots(out: &OutDir, report: &Report) -> anyhow::Result<()> {
         ],
     )?;
     plot::svg(
-        &out.join("fig3-weight.svg"),
+        out,
+        "fig3-weight.svg",
         &Chart {
             title: "Figure 3: weight over time (sequence 0, train 0)",
             x_label: "t (steps)",
@@ -191,7 +204,8 @@ fn plots(out: &OutDir, report: &Report) -> anyhow::Result<()> {
         })
         .collect();
     plot::svg(
-        &out.join("fig4.svg"),
+        out,
+        "fig4.svg",
         &Chart {
             title: "Figure 4: mean weight change vs dt (normalised, 95% intervals)",
             x_label: "dt = t_post - t_pre (steps)",
@@ -201,7 +215,8 @@ fn plots(out: &OutDir, report: &Report) -> anyhow::Result<()> {
         &series,
     )?;
     plot::svg(
-        &out.join("fig4-counts.svg"),
+        out,
+        "fig4-counts.svg",
         &Chart {
             title: "Figure 4: pairs per dt bin",
             x_label: "dt = t_post - t_pre (steps)",
@@ -219,7 +234,8 @@ fn plots(out: &OutDir, report: &Report) -> anyhow::Result<()> {
         g.rate.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
     let fit = |x: f64| g.slope * x + g.intercept;
     plot::svg(
-        &out.join("fig5.svg"),
+        out,
+        "fig5.svg",
         &Chart {
             title: &format!(
                 "Figure 5: NN-STDP vs rate rule (binned), r = {:.3}, slope = {:.3}",

@@ -1,4 +1,5 @@
-//! `ebm train` and `ebm eval`: equilibrium propagation on MNIST.
+//! `ebm train`: equilibrium propagation on MNIST, with checkpoints, model files and
+//! `--resume`; and the data resolution `ebm eval` shares.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,14 +9,14 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use trainer::checkpoint;
-use trainer::evaluate::evaluate;
+use trainer::checkpoint::{self, SavedRun};
+use trainer::provenance::{Process, Provenance};
 use trainer::run::{EpochMetrics, Observer, TrainState};
-use trainer::{Mnist, Outcome, TrainError};
+use trainer::{Limits, Location, Mnist, Outcome};
 
-use crate::cli::{EvalArgs, GlobalOpts, TrainArgs};
+use crate::cli::{GlobalOpts, TrainArgs};
 use crate::logging::progress_enabled;
-use crate::output::{Interrupted, OutDir, UserError, results_dir};
+use crate::output::{Interrupted, OutDir, UserError, error_line, results_dir};
 use crate::plot::{self, Chart, Series};
 
 #[derive(Serialize)]
@@ -23,7 +24,6 @@ struct Summary<'a> {
     command: &'static str,
     preset: Option<&'a str>,
     seed: u64,
-    data: String,
     epochs: usize,
     final_test_error: f64,
     final_test_error_persistent: f64,
@@ -35,6 +35,9 @@ struct Summary<'a> {
     total_seconds: f64,
     /// Training and evaluation seconds summed over every epoch of the run, across `--resume`.
     run_seconds: f64,
+    /// SHA-256 of the parameters (see `docs/formats.md`).
+    model_sha256: String,
+    provenance: Provenance,
     config: &'a ebm_config::Config,
 }
 
@@ -43,14 +46,14 @@ struct CliObserver<'a> {
     stop: Arc<AtomicBool>,
     bar: Option<ProgressBar>,
     preset: Option<&'a str>,
-    data: String,
     started: Instant,
     /// (epochs, minibatches) done at the last checkpoint on disk, if any.
     saved: Option<(usize, usize)>,
 }
 
 impl CliObserver<'_> {
-    fn save_checkpoint(&mut self, state: &TrainState) -> Result<(), TrainError> {
+    fn save_checkpoint(&mut self, state: &TrainState) -> Result<()> {
+        self.out.register(checkpoint::FILE_NAME)?;
         let path = self.out.join(checkpoint::FILE_NAME);
         checkpoint::save(&path, state)?;
         self.saved = Some((state.epoch, state.batch));
@@ -60,6 +63,12 @@ impl CliObserver<'_> {
             state.batch,
             path.display()
         );
+        Ok(())
+    }
+
+    fn save_model(&self, state: &TrainState) -> Result<()> {
+        self.out.register(checkpoint::MODEL_FILE_NAME)?;
+        checkpoint::save_model(&self.out.join(checkpoint::MODEL_FILE_NAME), state)?;
         Ok(())
     }
 
@@ -74,16 +83,14 @@ impl CliObserver<'_> {
         }
     }
 
-    fn write_results(&self, state: &TrainState) -> Result<(), TrainError> {
-        let to_err = |e: anyhow::Error| TrainError::Write {
-            path: self.out.path().to_owned(),
-            source: std::io::Error::other(format!("{e:#}")),
-        };
-        write_results(self.out, state, self.preset, &self.data, self.started).map_err(to_err)
+    fn write_results(&self, state: &TrainState) -> Result<()> {
+        write_results(self.out, state, self.preset, self.started)
     }
 }
 
 impl Observer for CliObserver<'_> {
+    type Error = anyhow::Error;
+
     fn on_batch(&mut self, epoch: usize, batch: usize, total: usize) {
         if let Some(bar) = &self.bar {
             if batch == 1 {
@@ -94,7 +101,7 @@ impl Observer for CliObserver<'_> {
         }
     }
 
-    fn on_epoch(&mut self, m: &EpochMetrics, state: &TrainState) -> Result<(), TrainError> {
+    fn on_epoch(&mut self, m: &EpochMetrics, state: &TrainState) -> Result<()> {
         tracing::info!(
             "epoch {}: train {:.2}% (running) {} | test {:.2}% (zero start) {:.2}% (persistent) | E {:.3} C {:.4} | {:.2}s + eval {:.2}s",
             m.epoch,
@@ -107,6 +114,7 @@ impl Observer for CliObserver<'_> {
             m.seconds,
             m.eval_seconds,
         );
+        self.save_model(state)?;
         let every = state.config.training.checkpoint_every;
         if state.finished() || (every > 0 && m.epoch.is_multiple_of(every)) {
             self.save_checkpoint(state)?;
@@ -114,7 +122,7 @@ impl Observer for CliObserver<'_> {
         self.write_results(state)
     }
 
-    fn after_batch(&mut self, state: &TrainState) -> Result<(), TrainError> {
+    fn after_batch(&mut self, state: &TrainState) -> Result<()> {
         let every = state.config.training.checkpoint_every_batches;
         // The end of an epoch is on_epoch's (after the evaluation).
         if every > 0 && state.batch.is_multiple_of(every) && state.batch < state.batches_per_epoch()
@@ -133,7 +141,6 @@ fn write_results(
     out: &OutDir,
     state: &TrainState,
     preset: Option<&str>,
-    data: &str,
     started: Instant,
 ) -> Result<()> {
     let depth = state.net.depth();
@@ -172,7 +179,6 @@ fn write_results(
         command: "train",
         preset,
         seed: state.config.seed,
-        data: data.to_owned(),
         epochs: state.history.len(),
         final_test_error: last.map_or(f64::NAN, |m| m.test_error),
         final_test_error_persistent: last.map_or(f64::NAN, |m| m.test_error_persistent),
@@ -181,6 +187,8 @@ fn write_results(
         epoch_seconds: state.history.iter().map(|m| m.seconds).collect(),
         total_seconds: started.elapsed().as_secs_f64(),
         run_seconds: state.history.iter().map(|m| m.seconds + m.eval_seconds).sum(),
+        model_sha256: checkpoint::parameters_sha256(&state.net),
+        provenance: state.provenance.stamped(),
         config: state.config.config(),
     };
     out.write_json("summary.json", &summary)?;
@@ -202,30 +210,64 @@ fn write_results(
             log_x: false,
             log_y: true,
         };
-        plot::svg(&out.join("learning_curve.svg"), &chart, &series)?;
+        plot::svg(out, "learning_curve.svg", &chart, &series)?;
     }
     Ok(())
 }
 
-pub(super) fn load_data(
-    dir: Option<&Path>,
-    config: &ebm_config::ValidConfig,
-) -> Result<(Mnist, String)> {
-    let mut data_config = config.data.clone();
-    if let Some(dir) = dir {
-        data_config.dir = Some(dir.to_owned());
-    }
-    let description = match &data_config.dir {
-        Some(d) => format!("MNIST from {}", d.display()),
-        None => "embedded MNIST subset (10k/2k)".to_owned(),
-    };
-    let mnist = Mnist::from_config(&data_config)?;
+/// Load the data at `location` (the first examples per `limits`), logging what was loaded.
+fn load_location(location: &Location, limits: Limits) -> Result<Mnist> {
+    let mnist = Mnist::load(location, limits)?;
     tracing::info!(
-        "data: {description}: {} training, {} test examples",
+        "data: {}: {} training, {} test examples",
+        mnist.source,
         mnist.train.len(),
         mnist.test.len()
     );
-    Ok((mnist, description))
+    Ok(mnist)
+}
+
+/// The data of a new run (or of a command that reads MNIST): `--data` (a directory, or
+/// `embedded`), else the config's `data.dir`, else the embedded subset; the config's limits
+/// applied.
+pub(super) fn load_data(dir: Option<&Path>, config: &ebm_config::ValidConfig) -> Result<Mnist> {
+    let location = match dir {
+        Some(dir) => Location::from_arg(dir),
+        None => trainer::data::location_of(&config.data),
+    };
+    load_location(&location, Limits::from_config(&config.data))
+}
+
+/// The data a saved run is continued or evaluated on: `--data` when given, else the source the
+/// run recorded (which must still exist). Whether other data is accepted is the caller's call.
+pub(super) fn data_of_saved(dir: Option<&Path>, saved: &SavedRun, file: &Path) -> Result<Mnist> {
+    let limits = Limits::from_config(&saved.config.data);
+    let location = match (dir, &saved.provenance) {
+        (Some(dir), _) => Location::from_arg(dir),
+        (None, Some(p)) => match &p.data.source {
+            Location::Dir(d) if !d.is_dir() => {
+                return Err(UserError(format!(
+                    "the data directory {} that {} records no longer exists: pass --data DIR holding the same data (fingerprint {})",
+                    d.display(),
+                    file.display(),
+                    p.data.fingerprint
+                ))
+                .into());
+            }
+            recorded => recorded.clone(),
+        },
+        (None, None) => match &saved.config.data.dir {
+            Some(d) => Location::from_arg(d),
+            None => {
+                return Err(UserError(format!(
+                    "{} does not record its data (written by an older ebm): pass --data DIR, or --data embedded for the embedded subset",
+                    file.display()
+                ))
+                .into());
+            }
+        },
+    };
+    load_location(&location, limits)
 }
 
 fn init_threads(threads: Option<usize>) -> Result<()> {
@@ -238,45 +280,128 @@ fn init_threads(threads: Option<usize>) -> Result<()> {
     Ok(())
 }
 
+/// This process, as the provenance of what it writes records it.
+pub(super) fn this_process() -> Process {
+    Process::start(
+        env!("CARGO_PKG_VERSION"),
+        env!("EBM_GIT_COMMIT"),
+        std::env::args().collect(),
+        rayon::current_num_threads(),
+    )
+}
+
+/// Refuse a run whose buffers would not fit in the memory available, before allocating them.
+fn check_memory(config: &ebm_config::ValidConfig, data: &Mnist) -> Result<()> {
+    let threads = rayon::current_num_threads();
+    let need = trainer::run::memory_estimate(config, data.train.len(), data.test.len(), threads);
+    let mut system = sysinfo::System::new();
+    system.refresh_memory();
+    let available = system.available_memory();
+    if available > 0 && need > available {
+        let gb = |b: u64| b as f64 / 1e9;
+        return Err(UserError(format!(
+            "model.layers = {:?} with {} training and {} test examples needs about {:.1} GB of memory (parameters, persistent particles, data, buffers), more than the {:.1} GB available: use fewer or smaller layers or a data.train_limit",
+            config.model.layers,
+            data.train.len(),
+            data.test.len(),
+            gb(need),
+            gb(available)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// `ebm train`.
 pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
     init_threads(args.threads)?;
     let started = Instant::now();
-    // Everything is read and checked before the results directory is created, so bad input
-    // leaves nothing behind.
-    let (mut state, out, data, description) = match &args.resume {
-        Some(dir) => {
-            let path = dir.join(checkpoint::FILE_NAME);
-            if !path.exists() {
-                return Err(no_checkpoint(dir).into());
-            }
-            let overrides = super::overrides(global);
-            let saved = checkpoint::read_config(&path, &overrides)?;
-            let (data, description) = load_data(args.data.as_deref(), &saved)?;
-            let state = checkpoint::load(&path, &data, &overrides)?;
-            tracing::info!(
-                "resuming {} at epoch {}, minibatch {}",
-                path.display(),
-                state.epoch + 1,
-                state.batch
-            );
-            (state, OutDir::create(dir, true)?, data, description)
-        }
+    // Bad input (config, data, checkpoint) is refused before the results directory is taken
+    // or changed. A directory is locked before anything in it is read or written; one this
+    // run created is removed again if nothing was written to it.
+    let (mut state, out, data) = match &args.resume {
+        Some(dir) => resume(args, global, dir)?,
         None => {
             let config = super::load(global)?;
-            let out_path = results_dir(global, &config, "train");
-            OutDir::check(&out_path, global.force)?;
-            let (data, description) = load_data(args.data.as_deref(), &config)?;
-            let state = TrainState::new(config, &data)?;
-            (state, OutDir::create(&out_path, global.force)?, data, description)
+            let data = load_data(args.data.as_deref(), &config)?;
+            check_memory(&config, &data)?;
+            let out = OutDir::fresh(&results_dir(global, &config, "train"), global.force)?;
+            let mut state = TrainState::new(config, &data)?;
+            state.provenance.process = this_process();
+            (state, out, data)
         }
     };
-    let resumed = args.resume.is_some();
+    train_loop(&mut state, &data, &out, global, started, args.resume.is_some())
+}
+
+/// Continue the run in `dir` (in place, or into `--out` as a fork that leaves `dir` untouched).
+fn resume(
+    args: &TrainArgs,
+    global: &GlobalOpts,
+    dir: &Path,
+) -> Result<(TrainState, OutDir, Mnist)> {
+    if global.config.is_some() || global.preset.is_some() {
+        return Err(UserError(
+            "--resume continues the run's saved config: change it with --set PATH=VALUE, not --config or --preset".into(),
+        )
+        .into());
+    }
+    let fork = global.out.as_deref().filter(|o| !same_dir(o, dir));
+    // In place, the directory is locked before the checkpoint is read: a run still writing
+    // there is refused, and one that just finished leaves its last checkpoint to read.
+    let in_place = match fork {
+        Some(_) => None,
+        None if dir.is_dir() => Some(OutDir::existing(dir)?),
+        None => None,
+    };
+    let path = dir.join(checkpoint::FILE_NAME);
+    if !path.exists() {
+        return Err(no_checkpoint(dir).into());
+    }
+    let overrides = super::overrides(global);
+    let saved = checkpoint::read_saved(&path, &overrides)?;
+    let data = data_of_saved(args.data.as_deref(), &saved, &path)?;
+    check_memory(&saved.config, &data)?;
+    let mut state = checkpoint::load(&path, &data, &overrides)?;
+    state.provenance = Provenance::resumed(state.provenance, this_process());
+    tracing::info!(
+        "resuming {} at epoch {}, minibatch {}{}",
+        path.display(),
+        state.epoch + 1,
+        state.batch,
+        fork.map(|f| format!(" into {}", f.display())).unwrap_or_default()
+    );
+    let out = match in_place {
+        Some(out) => out,
+        None => OutDir::fresh(fork.unwrap_or(dir), global.force)?,
+    };
+    Ok((state, out, data))
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+fn train_loop(
+    state: &mut TrainState,
+    data: &Mnist,
+    out: &OutDir,
+    global: &GlobalOpts,
+    started: Instant,
+    resumed: bool,
+) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
+        let dir = out.path().display().to_string();
         ctrlc::set_handler(move || {
             if stop.swap(true, Ordering::SeqCst) {
+                eprintln!(
+                    "error: interrupted twice: exiting at once; the last checkpoint in {dir} is kept"
+                );
                 std::process::exit(130);
             }
         })
@@ -293,11 +418,10 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
     });
     let preset = global.preset.clone();
     let mut observer = CliObserver {
-        out: &out,
+        out,
         stop,
         bar: bar.clone(),
         preset: preset.as_deref(),
-        data: description,
         started,
         saved: resumed.then_some((state.epoch, state.batch)),
     };
@@ -308,7 +432,7 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
         state.config.seed,
         out.path().display()
     );
-    let outcome = trainer::train(&mut state, &data, &mut observer);
+    let outcome = trainer::train(state, data, &mut observer);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -316,20 +440,20 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
     // last good checkpoint.
     let outcome = outcome.map_err(|e| -> anyhow::Error {
         let note = observer.last_good();
-        out.remove_if_unused();
-        if e.is_bad_input() {
-            UserError(format!("{e}; {note}")).into()
+        if crate::output::exit_code(&e) == 2 {
+            UserError(format!("{}; {note}", error_line(&e))).into()
         } else {
-            anyhow::Error::new(e).context(note)
+            e.context(note)
         }
     })?;
     if outcome == Outcome::Interrupted {
-        observer.save_checkpoint(&state)?;
-        observer.write_results(&state)?;
+        observer.save_model(state)?;
+        observer.save_checkpoint(state)?;
+        observer.write_results(state)?;
         return Err(Interrupted(out.path().display().to_string()).into());
     }
     if let Some(m) = state.history.last() {
-        println!(
+        crate::say!(
             "test error {:.2}% (from zero states), {:.2}% (persistent particles); train error {:.2}% (running){}; {} epochs in {:.1}s -> {}",
             100.0 * m.test_error,
             100.0 * m.test_error_persistent,
@@ -340,7 +464,7 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
             state.history.len(),
             started.elapsed().as_secs_f64(),
             out.path().display()
-        );
+        )?;
     }
     Ok(())
 }
@@ -355,29 +479,4 @@ fn no_checkpoint(dir: &Path) -> UserError {
         checkpoint::FILE_NAME,
         dir.display()
     ))
-}
-
-/// `ebm eval`.
-pub fn eval(args: &EvalArgs, global: &GlobalOpts) -> Result<()> {
-    // The checkpoint carries its config; --set (and --seed) apply on top of it, as for
-    // --resume. A second base config would be ambiguous, so --config / --preset are refused.
-    if global.config.is_some() || global.preset.is_some() {
-        return Err(crate::output::UserError(
-            "ebm eval uses the checkpoint's config: change it with --set PATH=VALUE, not --config or --preset".into(),
-        )
-        .into());
-    }
-    let overrides = super::overrides(global);
-    let (config, net) = checkpoint::load_net_with(&args.checkpoint, &overrides)?;
-    let (data, description) = load_data(args.data.as_deref(), &config)?;
-    trainer::run::check_data(&config, &data)?;
-    let steps = args.steps.unwrap_or_else(|| config.eval_steps());
-    let e = evaluate(&config, &net, &data.test, steps, config.training.cost, None)?;
-    println!(
-        "test error {:.2}% ({} of {} misclassified, free phase of {steps} steps from zero states) on {description}",
-        100.0 * e.error_rate(),
-        e.errors,
-        e.examples
-    );
-    Ok(())
 }

@@ -145,6 +145,12 @@ pub enum DataError {
         /// Number of labels.
         labels: usize,
     },
+    /// A training or test set holds no example (a run would report a meaningless 0% error).
+    #[error("{path}: holds no examples (a training and a test set need at least one)")]
+    NoExamples {
+        /// The images file.
+        path: PathBuf,
+    },
     /// A class-balanced subset asks for more examples of a class than there are.
     #[error("{path}: class {class} has {available} examples, {wanted} wanted")]
     NotEnoughExamples {

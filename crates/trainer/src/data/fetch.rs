@@ -74,8 +74,12 @@ pub struct FetchOptions {
     /// Base URLs, tried in order; each file is fetched from `<mirror><name>` (a `/` is added
     /// between the two when the mirror does not end with one).
     pub mirrors: Vec<String>,
-    /// Timeout of one whole download (connection, headers and body).
-    pub timeout: Duration,
+    /// Longest wait for a connection (DNS, TCP and TLS) to a mirror before trying the next.
+    pub connect_timeout: Duration,
+    /// Longest wait for any single read from a mirror (the response headers, then each piece
+    /// of the body): a mirror that accepts the connection and then stalls is given up after
+    /// this long without data, however long the whole download takes.
+    pub read_timeout: Duration,
     /// Largest accepted response body, in bytes; a larger one is refused without being
     /// stored.
     pub max_bytes: u64,
@@ -85,7 +89,8 @@ impl Default for FetchOptions {
     fn default() -> Self {
         Self {
             mirrors: MNIST_MIRRORS.iter().map(|m| (*m).to_owned()).collect(),
-            timeout: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(15),
+            read_timeout: Duration::from_secs(30),
             max_bytes: 64 << 20,
         }
     }
@@ -117,7 +122,8 @@ pub fn fetch_dataset(
 }
 
 /// Fetch `files` into `dir` (created if needed), trying each mirror in order for each file.
-/// Stops at the first file that no mirror can give.
+/// Stops at the first file that no mirror can give; a directory this call created is removed
+/// again if it is still empty then.
 pub fn fetch(
     files: &[RemoteFile],
     dir: &Path,
@@ -126,13 +132,21 @@ pub fn fetch(
     if options.mirrors.is_empty() {
         return Err(DataError::NoMirrors);
     }
+    let created = !dir.exists();
     std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(options.timeout))
+        .timeout_connect(Some(options.connect_timeout))
+        .timeout_per_read(Some(options.read_timeout))
         .http_status_as_error(true)
         .build()
         .into();
-    files.iter().map(|file| fetch_one(&agent, file, dir, options)).collect()
+    let fetched: Result<Vec<Fetched>, DataError> =
+        files.iter().map(|file| fetch_one(&agent, file, dir, options)).collect();
+    if fetched.is_err() && created {
+        // Only succeeds on an empty directory: files already verified are kept.
+        let _ = std::fs::remove_dir(dir);
+    }
+    fetched
 }
 
 fn fetch_one(
@@ -176,9 +190,7 @@ fn download(
 ) -> Result<(String, u64), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".fetch-")
-        .tempfile_in(dir)
+    let mut tmp = crate::io::temp_file_beside(path)
         .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
     let mut reader = response.body_mut().with_config().limit(max_bytes).reader();
     let mut hasher = Sha256::new();
@@ -202,7 +214,7 @@ fn download(
         ));
     }
     tmp.as_file().sync_all().map_err(|e| format!("cannot write {}: {e}", tmp.path().display()))?;
-    super::idx::readable_by_all(tmp.as_file())
+    crate::io::readable_by_all(tmp.as_file())
         .map_err(|e| format!("cannot write {}: {e}", tmp.path().display()))?;
     tmp.persist(path).map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
     Ok((sha256, bytes))
@@ -229,7 +241,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-fn hex(digest: &[u8]) -> String {
+pub(crate) fn hex(digest: &[u8]) -> String {
     use std::fmt::Write as _;
     digest.iter().fold(String::with_capacity(64), |mut s, b| {
         let _ = write!(s, "{b:02x}");

@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
@@ -242,18 +242,6 @@ fn decode(
     Ok((dims, data))
 }
 
-/// Temporary files are created `0600`; a data file should be `0644` like any other.
-pub(crate) fn readable_by_all(file: &File) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    #[cfg(not(unix))]
-    let _ = file;
-    Ok(())
-}
-
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
@@ -307,29 +295,4 @@ pub fn encode_labels(labels: &[u8], compress: bool) -> std::io::Result<Vec<u8>> 
     let mut raw = Vec::with_capacity(8 + labels.len());
     write_labels(&mut raw, labels)?;
     Ok(if compress { gzip(&raw) } else { raw })
-}
-
-/// Name prefix of the temporary files [`write_atomic`] and checkpoints are written to before
-/// their rename. A process killed mid-write (`kill -9`) leaves one behind; it is never read
-/// and a results directory may remove such files (`ebm` does on reuse).
-pub const TEMP_PREFIX: &str = ".ebm-tmp-";
-
-/// A temporary file beside `path` (same directory, so the final rename is atomic), named
-/// [`TEMP_PREFIX`]`...`; it is deleted when dropped unless persisted.
-pub fn temp_file_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)
-}
-
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, then a rename,
-/// so no reader ever sees a partial file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let dir: PathBuf =
-        path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
-    let mut tmp = temp_file_beside(path).map_err(|e| DataError::io(&dir, e))?;
-    tmp.write_all(bytes).map_err(|e| DataError::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| DataError::io(path, e))?;
-    readable_by_all(tmp.as_file()).map_err(|e| DataError::io(path, e))?;
-    tmp.persist(path).map_err(|e| DataError::io(path, e.error))?;
-    Ok(())
 }

@@ -10,6 +10,7 @@ use ndarray::Array2;
 use super::DataError;
 use super::embedded;
 use super::idx::{self, IdxImages};
+use super::source::{DataSource, Fingerprint, Location};
 
 /// The standard training images file name (raw; a `.gz` suffix is accepted too).
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
@@ -57,17 +58,6 @@ impl Dataset {
         Ok(Self { images, labels: labels[..n].to_vec() })
     }
 
-    /// Read an images and a labels file (raw or gzip), keeping the first `limit` items.
-    pub fn from_files(
-        images_path: &Path,
-        labels_path: &Path,
-        limit: Option<usize>,
-    ) -> Result<Self, DataError> {
-        let images = idx::read_images(images_path)?;
-        let labels = idx::read_labels(labels_path)?;
-        Self::from_idx(&images, &labels, limit, images_path, labels_path)
-    }
-
     /// Number of examples.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -109,13 +99,49 @@ impl Limits {
     }
 }
 
-/// MNIST: a training and a test set.
+/// MNIST: a training and a test set, and where they came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mnist {
     /// The training set.
     pub train: Dataset,
     /// The test set.
     pub test: Dataset,
+    /// Where the files came from and their content fingerprint.
+    pub source: DataSource,
+}
+
+/// The four decoded files of a data set, before limits are applied.
+struct Files {
+    train_images: IdxImages,
+    train_labels: Vec<u8>,
+    test_images: IdxImages,
+    test_labels: Vec<u8>,
+    /// Names of the four files, in the order above, for messages.
+    paths: [PathBuf; 4],
+}
+
+impl Files {
+    fn into_mnist(self, location: Location, limits: Limits) -> Result<Mnist, DataError> {
+        let mut fingerprint = Fingerprint::default();
+        fingerprint.images(&self.train_images);
+        fingerprint.labels(&self.train_labels);
+        fingerprint.images(&self.test_images);
+        fingerprint.labels(&self.test_labels);
+        let [ti, tl, si, sl] = &self.paths;
+        let train =
+            Dataset::from_idx(&self.train_images, &self.train_labels, limits.train, ti, tl)?;
+        let test = Dataset::from_idx(&self.test_images, &self.test_labels, limits.test, si, sl)?;
+        for (set, path) in [(&train, ti), (&test, si)] {
+            if set.is_empty() {
+                return Err(DataError::NoExamples { path: path.clone() });
+            }
+        }
+        Ok(Mnist {
+            train,
+            test,
+            source: DataSource { source: location, fingerprint: fingerprint.finish() },
+        })
+    }
 }
 
 impl Mnist {
@@ -127,56 +153,55 @@ impl Mnist {
 
     /// The embedded subset, keeping the first examples of each split as `limits` says.
     pub fn embedded_limited(limits: Limits) -> Result<Self, DataError> {
-        let load = |images: &[u8], labels: &[u8], iname: &str, lname: &str, limit| {
-            let ipath = PathBuf::from(format!("<embedded>/{iname}.gz"));
-            let lpath = PathBuf::from(format!("<embedded>/{lname}.gz"));
-            let images = idx::parse_images(images, &ipath)?;
-            let labels = idx::parse_labels(labels, &lpath)?;
-            Dataset::from_idx(&images, &labels, limit, &ipath, &lpath)
+        let path = |name: &str| PathBuf::from(format!("<embedded>/{name}.gz"));
+        let paths = MNIST_FILES.map(path);
+        let files = Files {
+            train_images: idx::parse_images(embedded::TRAIN_IMAGES_GZ, &paths[0])?,
+            train_labels: idx::parse_labels(embedded::TRAIN_LABELS_GZ, &paths[1])?,
+            test_images: idx::parse_images(embedded::TEST_IMAGES_GZ, &paths[2])?,
+            test_labels: idx::parse_labels(embedded::TEST_LABELS_GZ, &paths[3])?,
+            paths,
         };
-        Ok(Self {
-            train: load(
-                embedded::TRAIN_IMAGES_GZ,
-                embedded::TRAIN_LABELS_GZ,
-                TRAIN_IMAGES,
-                TRAIN_LABELS,
-                limits.train,
-            )?,
-            test: load(
-                embedded::TEST_IMAGES_GZ,
-                embedded::TEST_LABELS_GZ,
-                TEST_IMAGES,
-                TEST_LABELS,
-                limits.test,
-            )?,
-        })
+        files.into_mnist(Location::Embedded, limits)
     }
 
     /// Load the four standard files from `dir` (each raw or `.gz`), keeping the first
-    /// examples of each split as `limits` says.
+    /// examples of each split as `limits` says. The source records `dir` made absolute.
     pub fn load_dir(dir: &Path, limits: Limits) -> Result<Self, DataError> {
-        let train = Dataset::from_files(
-            &find_file(dir, TRAIN_IMAGES)?,
-            &find_file(dir, TRAIN_LABELS)?,
-            limits.train,
-        )?;
-        let test = Dataset::from_files(
-            &find_file(dir, TEST_IMAGES)?,
-            &find_file(dir, TEST_LABELS)?,
-            limits.test,
-        )?;
-        Ok(Self { train, test })
+        let mut paths = Vec::with_capacity(4);
+        for name in MNIST_FILES {
+            paths.push(find_file(dir, name)?);
+        }
+        let paths: [PathBuf; 4] = paths.try_into().expect("four names");
+        let files = Files {
+            train_images: idx::read_images(&paths[0])?,
+            train_labels: idx::read_labels(&paths[1])?,
+            test_images: idx::read_images(&paths[2])?,
+            test_labels: idx::read_labels(&paths[3])?,
+            paths,
+        };
+        files.into_mnist(Location::from_arg(dir), limits)
+    }
+
+    /// The data at `location`, keeping the first examples of each split as `limits` says.
+    pub fn load(location: &Location, limits: Limits) -> Result<Self, DataError> {
+        match location {
+            Location::Embedded => Self::embedded_limited(limits),
+            Location::Dir(dir) => Self::load_dir(dir, limits),
+        }
     }
 
     /// What the configuration's `data` section says: `dir` when set, else the embedded subset;
     /// `train_limit` / `test_limit` applied either way.
     pub fn from_config(config: &DataConfig) -> Result<Self, DataError> {
-        let limits = Limits::from_config(config);
-        match &config.dir {
-            Some(dir) => Self::load_dir(dir, limits),
-            None => Self::embedded_limited(limits),
-        }
+        Self::load(&location_of(config), Limits::from_config(config))
     }
+}
+
+/// The location a `data` section names: `dir` (where `embedded` names the embedded subset),
+/// else the embedded subset.
+pub fn location_of(config: &DataConfig) -> Location {
+    config.dir.as_deref().map_or(Location::Embedded, Location::from_arg)
 }
 
 /// The path of the standard file `name` in `dir`: `name.gz` if it exists, else `name`.

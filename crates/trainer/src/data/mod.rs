@@ -1,5 +1,6 @@
 //! MNIST data: the IDX reader and writer (`idx`), the `Dataset` / `Mnist` loaders (`mnist`),
-//! the embedded class-balanced subset (`embedded`), and downloading with checksums (`fetch`).
+//! the embedded class-balanced subset (`embedded`), where a data set came from and its content
+//! fingerprint (`source`), and downloading with checksums (`fetch`).
 //!
 //! ```
 //! use trainer::data::Mnist;
@@ -16,14 +17,16 @@ mod error;
 pub mod fetch;
 pub mod idx;
 mod mnist;
+pub mod source;
 
 pub use error::DataError;
 pub use fetch::{FetchOptions, Fetched, RemoteFile, fetch, fetch_dataset};
 pub use idx::IdxImages;
 pub use mnist::{
     Dataset, Limits, MNIST_FILES, Mnist, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
-    balanced_indices, find_file,
+    balanced_indices, find_file, location_of,
 };
+pub use source::{DataSource, EMBEDDED, Location};
 
 #[cfg(test)]
 mod tests;

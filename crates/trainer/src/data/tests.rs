@@ -104,6 +104,35 @@ fn load_dir_accepts_raw_or_gz_names_and_applies_limits() {
 }
 
 #[test]
+fn fingerprint_is_of_the_decoded_files_whatever_the_compression_and_limits() {
+    let raw = mnist_dir(30, 20, false);
+    let gz = mnist_dir(30, 20, true);
+    let a = Mnist::load_dir(raw.path(), Limits::default()).unwrap();
+    let b = Mnist::load_dir(gz.path(), Limits { train: Some(3), test: None }).unwrap();
+    assert!(a.source.fingerprint.starts_with("sha256:"), "{}", a.source.fingerprint);
+    assert_eq!(a.source.fingerprint, b.source.fingerprint);
+    assert!(a.source.same_data(&b.source));
+    // the fingerprint is the SHA-256 of the four decompressed files concatenated
+    let mut all = Vec::new();
+    for name in MNIST_FILES {
+        all.extend(std::fs::read(raw.path().join(name)).unwrap());
+    }
+    assert_eq!(a.source.fingerprint, format!("sha256:{}", fetch::sha256_hex(&all)));
+    let other = mnist_dir(30, 21, false);
+    let c = Mnist::load_dir(other.path(), Limits::default()).unwrap();
+    assert_ne!(a.source.fingerprint, c.source.fingerprint);
+    assert_eq!(Mnist::embedded().unwrap().source.source, Location::Embedded);
+}
+
+#[test]
+fn an_empty_split_is_refused_naming_its_file() {
+    let dir = mnist_dir(30, 0, true);
+    let err = Mnist::load_dir(dir.path(), Limits::default()).unwrap_err();
+    assert!(matches!(err, DataError::NoExamples { .. }), "{err}");
+    assert!(err.to_string().contains(TEST_IMAGES), "{err}");
+}
+
+#[test]
 fn from_config_picks_dir_or_embedded() {
     let dir = mnist_dir(10, 10, true);
     let config = ebm_config::DataConfig {
@@ -164,13 +193,14 @@ fn full_mnist_reads_with_documented_counts() {
     let mut counts = [0usize; 10];
     labels.iter().for_each(|&l| counts[usize::from(l)] += 1);
     assert_eq!(counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
-    let test = Dataset::from_files(
-        &find_file(&dir, TEST_IMAGES).unwrap(),
-        &find_file(&dir, TEST_LABELS).unwrap(),
-        None,
-    )
-    .unwrap();
-    assert_eq!(test.images.dim(), (10_000, 784));
+    let m = Mnist::load_dir(&dir, Limits::default()).unwrap();
+    assert_eq!(m.test.images.dim(), (10_000, 784));
+    // `zcat train-images... train-labels... t10k-images... t10k-labels... | sha256sum`
+    assert_eq!(
+        m.source.fingerprint,
+        "sha256:b2d8f5bf39174ee5ffeefa97e42d673c35432b411bb5d1f74fbbeddae7f1690a"
+    );
+    assert_eq!(m.source.source, Location::Dir(std::path::absolute(&dir).unwrap()));
 }
 
 #[test]
@@ -340,27 +370,6 @@ fn unreadable_file_gives_permission_denied() {
 }
 
 // ---- writing ----
-
-#[test]
-fn temp_files_are_named_with_the_prefix_and_removed_when_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let tmp = idx::temp_file_beside(&dir.path().join("x")).unwrap();
-    let name = tmp.path().file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.starts_with(idx::TEMP_PREFIX), "{name}");
-    assert_eq!(tmp.path().parent(), Some(dir.path()));
-    drop(tmp);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-}
-
-#[test]
-fn write_atomic_replaces_and_leaves_no_temp_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f");
-    idx::write_atomic(&path, b"one").unwrap();
-    idx::write_atomic(&path, b"two").unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), b"two");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]

@@ -18,7 +18,15 @@ enum Mode {
     DropMidBody,
     /// The file with one byte changed (right length, wrong checksum).
     Corrupt,
+    /// Accept the connection, read the request, then send nothing (holding it open).
+    Silent,
+    /// Headers and half the body, then nothing more (holding the connection open).
+    StallMidBody,
 }
+
+/// How long a stalling test server holds a connection open: far longer than the read timeout
+/// the tests use, far shorter than a test run.
+const HOLD: Duration = Duration::from_secs(20);
 
 /// Serve `files` on 127.0.0.1 for at most `connections` connections; returns the base URL.
 fn serve(files: &[(&str, Vec<u8>)], mode: Mode, connections: usize) -> String {
@@ -50,6 +58,13 @@ fn serve(files: &[(&str, Vec<u8>)], mode: Mode, connections: usize) -> String {
                 );
                 continue;
             };
+            if matches!(mode, Mode::Silent) {
+                std::thread::spawn(move || {
+                    std::thread::sleep(HOLD);
+                    drop(stream);
+                });
+                continue;
+            }
             let mut body = body.clone();
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
@@ -61,6 +76,16 @@ fn serve(files: &[(&str, Vec<u8>)], mode: Mode, connections: usize) -> String {
                 Mode::Good => {}
                 Mode::DropMidBody => body.truncate(body.len() / 2),
                 Mode::Corrupt => body[0] ^= 1,
+                Mode::Silent => unreachable!("answered above"),
+                Mode::StallMidBody => {
+                    let _ = stream.write_all(&body[..body.len() / 2]);
+                    let _ = stream.flush();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(HOLD);
+                        drop(stream);
+                    });
+                    continue;
+                }
             }
             let _ = stream.write_all(&body);
             let _ = stream.flush();
@@ -87,7 +112,12 @@ fn files() -> (Vec<(&'static str, Vec<u8>)>, Vec<RemoteFile>) {
 }
 
 fn options(mirrors: Vec<String>) -> FetchOptions {
-    FetchOptions { mirrors, timeout: Duration::from_secs(60), max_bytes: 1 << 20 }
+    FetchOptions {
+        mirrors,
+        connect_timeout: Duration::from_secs(10),
+        read_timeout: Duration::from_secs(1),
+        max_bytes: 1 << 20,
+    }
 }
 
 fn names_in(dir: &Path) -> Vec<String> {
@@ -135,6 +165,34 @@ fn dropped_connection_falls_back_to_the_next_mirror() {
     let got = fetch(&specs, dir.path(), &options(vec![dropping, good.clone()])).unwrap();
     assert!(got.iter().all(|f| f.url.as_deref().unwrap().starts_with(&good)));
     assert_eq!(names_in(dir.path()), ["a.gz", "b.gz"]);
+}
+
+#[test]
+fn a_mirror_that_stalls_is_given_up_after_the_read_timeout() {
+    let (contents, specs) = files();
+    for mode in [Mode::Silent, Mode::StallMidBody] {
+        let stalling = serve(&contents, mode, 2);
+        let good = serve(&contents, Mode::Good, 2);
+        let dir = tempfile::tempdir().unwrap();
+        let start = std::time::Instant::now();
+        let got = fetch(&specs, dir.path(), &options(vec![stalling, good.clone()])).unwrap();
+        let waited = start.elapsed();
+        assert!(got.iter().all(|f| f.url.as_deref().is_some_and(|u| u.starts_with(&good))));
+        // two files, each waiting one read timeout (1 s) on the stalling mirror
+        assert!(waited < Duration::from_secs(10), "{mode:?}: waited {waited:?}");
+        assert_eq!(names_in(dir.path()), ["a.gz", "b.gz"]);
+    }
+}
+
+#[test]
+fn a_failed_fetch_leaves_no_directory_it_created() {
+    let (contents, specs) = files();
+    let silent = serve(&contents, Mode::Silent, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("new");
+    let err = fetch(&specs, &target, &options(vec![silent])).unwrap_err();
+    assert!(err.to_string().contains("a.gz"), "{err}");
+    assert!(!target.exists(), "an empty directory was left behind");
 }
 
 #[test]
