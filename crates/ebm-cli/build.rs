@@ -15,11 +15,17 @@ fn main() {
     let commit = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=EBM_GIT_COMMIT={commit}");
     // Rebuild when HEAD moves: HEAD itself (a checkout) and the branch it names (a commit).
+    // Only files that exist: cargo treats a missing one as always changed.
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]).map(PathBuf::from) {
-        println!("cargo:rerun-if-changed={}", dir.join("HEAD").display());
-        println!("cargo:rerun-if-changed={}", dir.join("packed-refs").display());
+        let mut watch = vec![dir.join("HEAD"), dir.join("packed-refs")];
         if let Some(head) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={}", dir.join(head).display());
+            watch.push(dir.join(head));
         }
+        for path in watch.iter().filter(|p| p.exists()) {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    } else {
+        // Outside a git checkout: nothing to watch but this script.
+        println!("cargo:rerun-if-changed=build.rs");
     }
 }

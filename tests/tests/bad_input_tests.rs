@@ -4,37 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ebm_tests::{run_in, stderr, stdout};
-use trainer::data::idx::{self, IdxImages};
-use trainer::data::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
-
-const SMALL: &[&str] = &[
-    "--set",
-    "model.layers=[784, 20, 10]",
-    "--set",
-    "training.epochs=1",
-    "--set",
-    "data.train_limit=100",
-    "--set",
-    "data.test_limit=50",
-];
-
-/// Run `ebm -q args` in `dir` and check the failure: exit code 2, exactly one stderr line
-/// starting with `error: ` and containing every `expected` piece, no panic.
-fn fails(dir: &Path, args: &[&str], expected: &[&str]) -> String {
-    let mut all = vec!["-q"];
-    all.extend(args);
-    let out = run_in(dir, &all);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for e in expected {
-        assert!(err.contains(e), "{args:?}: expected `{e}` in: {err}");
-    }
-    err
-}
+use ebm_tests::{SMALL, fails, images, mnist_dir, run_in, snapshot, stderr, stdout};
+use trainer::data::idx;
+use trainer::data::{TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
 
 /// Run `ebm train` on the data in `data` and check that it fails and creates no `out`.
 fn train_fails(work: &Path, data: &Path, expected: &[&str]) {
@@ -42,27 +14,6 @@ fn train_fails(work: &Path, data: &Path, expected: &[&str]) {
     args.extend(SMALL);
     fails(work, &args, expected);
     assert!(!work.join("out").exists(), "a results directory was left behind");
-}
-
-fn images(n: usize) -> IdxImages {
-    IdxImages { rows: 28, cols: 28, pixels: (0..n * 784).map(|i| (i % 251) as u8).collect() }
-}
-
-/// A directory with the four standard files, gzipped, 100 training and 50 test examples.
-fn mnist_dir(root: &Path) -> PathBuf {
-    let dir = root.join("mnist");
-    std::fs::create_dir(&dir).unwrap();
-    for (iname, lname, n) in [(TRAIN_IMAGES, TRAIN_LABELS, 100), (TEST_IMAGES, TEST_LABELS, 50)] {
-        let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-        std::fs::write(
-            dir.join(format!("{iname}.gz")),
-            idx::encode_images(&images(n), true).unwrap(),
-        )
-        .unwrap();
-        std::fs::write(dir.join(format!("{lname}.gz")), idx::encode_labels(&labels, true).unwrap())
-            .unwrap();
-    }
-    dir
 }
 
 fn header(magic: u32, dims: &[u32]) -> Vec<u8> {
@@ -76,7 +27,7 @@ fn header(magic: u32, dims: &[u32]) -> Vec<u8> {
 #[test]
 fn good_generated_data_trains() {
     let work = tempfile::tempdir().unwrap();
-    let data = mnist_dir(work.path());
+    let data = mnist_dir(work.path(), "mnist", 100, 50);
     let mut args = vec!["-q", "train", "--data", data.to_str().unwrap(), "--out", "out"];
     args.extend(SMALL);
     let out = run_in(work.path(), &args);
@@ -126,7 +77,7 @@ fn bad_idx_files_exit_2_naming_the_file() {
     ];
     for (name, bytes, expected) in cases {
         let work = tempfile::tempdir().unwrap();
-        let data = mnist_dir(work.path());
+        let data = mnist_dir(work.path(), "mnist", 100, 50);
         if name == TRAIN_LABELS {
             // a raw labels file replaces the gzipped one
             std::fs::remove_file(data.join(format!("{TRAIN_LABELS}.gz"))).unwrap();
@@ -141,14 +92,14 @@ fn bad_idx_files_exit_2_naming_the_file() {
 #[test]
 fn directory_missing_file_and_missing_dir_exit_2_naming_them() {
     let work = tempfile::tempdir().unwrap();
-    let data = mnist_dir(work.path());
+    let data = mnist_dir(work.path(), "mnist", 100, 50);
     let images = data.join(format!("{TRAIN_IMAGES}.gz"));
     std::fs::remove_file(&images).unwrap();
     std::fs::create_dir(&images).unwrap();
     train_fails(work.path(), &data, &["train-images-idx3-ubyte.gz: is a directory"]);
 
     let work = tempfile::tempdir().unwrap();
-    let data = mnist_dir(work.path());
+    let data = mnist_dir(work.path(), "mnist", 100, 50);
     std::fs::remove_file(data.join(format!("{TEST_LABELS}.gz"))).unwrap();
     train_fails(
         work.path(),
@@ -165,7 +116,7 @@ fn directory_missing_file_and_missing_dir_exit_2_naming_them() {
 fn unreadable_file_exits_2_unless_running_as_root() {
     use std::os::unix::fs::PermissionsExt;
     let work = tempfile::tempdir().unwrap();
-    let data = mnist_dir(work.path());
+    let data = mnist_dir(work.path(), "mnist", 100, 50);
     let labels = data.join(format!("{TRAIN_LABELS}.gz"));
     std::fs::set_permissions(&labels, std::fs::Permissions::from_mode(0o000)).unwrap();
     if std::fs::File::open(&labels).is_ok() {
@@ -255,20 +206,6 @@ fn rewrite_npz(path: &Path, edit: impl FnOnce(&mut Vec<(String, ndarray::ArrayD<
     w.finish().unwrap();
 }
 
-/// Every file of `dir` with its bytes.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            let bytes = std::fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn bad_checkpoints_exit_2_naming_file_and_array() {
     type Edit = Box<dyn Fn(&Path)>;
@@ -328,7 +265,11 @@ fn resume_without_a_checkpoint_exits_2_saying_so() {
         &["train", "--resume", "empty"],
         &["--resume empty: the directory holds no checkpoint.npz", "--out empty --force"],
     );
-    fails(work.path(), &["train", "--resume", "gone"], &["--resume gone", "does not exist"]);
+    fails(
+        work.path(),
+        &["train", "--resume", "gone"],
+        &["--resume gone: no such results directory"],
+    );
     assert!(!work.path().join("gone").exists());
 }
 

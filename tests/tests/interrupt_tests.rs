@@ -190,3 +190,33 @@ fn sigint_finishes_the_minibatch_saves_and_exits_130() {
         assert!(arrays(&run) == *reference, "{signal}: resumed run ends with different weights");
     }
 }
+
+#[test]
+fn a_second_ctrl_c_exits_at_once_with_one_line() {
+    let work = tempfile::tempdir().unwrap();
+    let mut child = spawn_train(work.path(), &["--set", "training.epochs=1000"]);
+    let pid = child.id().to_string();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("checkpoint: 0 epochs + 3 minibatches done") {
+            break;
+        }
+    }
+    for _ in 0..2 {
+        let status = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(status.success());
+    }
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let errors: Vec<&String> = rest.iter().filter(|l| l.starts_with("error: ")).collect();
+    // Usually the second signal arrives while the first is being handled ("interrupted
+    // twice"); if the state was saved first, the first signal's line is the one line.
+    assert_eq!(errors.len(), 1, "{rest:?}");
+    assert!(
+        errors[0].contains("interrupted twice: exiting at once")
+            || errors[0].contains("interrupted; state saved"),
+        "{rest:?}"
+    );
+    assert!(!rest.iter().any(|l| l.contains("panicked")), "{rest:?}");
+}

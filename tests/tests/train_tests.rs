@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use ebm_tests::{run_in, stderr, stdout};
+use ebm_tests::{read_json, run_in, stderr, stdout};
 
 const SMALL: &[&str] = &[
     "--set",
@@ -22,11 +22,6 @@ fn train_small(dir: &Path, out: &str, extra: &[&str]) -> Output {
     args.extend(SMALL);
     args.extend(extra);
     run_in(dir, &args)
-}
-
-/// A JSON file, parsed.
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]

@@ -9,7 +9,11 @@ pub fn run_ci(args: &[String]) -> Result<()> {
     let regression = !args.iter().any(|a| a == "--no-regression");
     run(cargo(&["fmt", "--all", "--", "--check"]), "rustfmt")?;
     run(cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]), "clippy")?;
-    run(cargo(&["test", "--workspace", "--release"]), "tests")?;
+    // docs/formats.md's numpy example is a test: it must run here, not be skipped.
+    let python = crate::python::venv_python(&["numpy"], &["numpy"])?;
+    let mut tests = cargo(&["test", "--workspace", "--release"]);
+    tests.env("EBM_PYTHON", &python).env("EBM_REQUIRE_NUMPY", "1");
+    run(tests, "tests")?;
     if regression {
         for (name, check) in crate::regressions() {
             eprintln!("xtask: regression experiment {name}");

@@ -15,6 +15,7 @@ mod bench_ep;
 mod ci;
 mod gradcheck;
 mod mini_mnist;
+mod python;
 mod regress;
 mod reproduce;
 mod rules;

@@ -42,7 +42,7 @@ pub struct GlobalOpts {
     /// More log output (-v debug, -vv trace); RUST_LOG, when set, takes precedence.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
-    /// Only warnings and errors.
+    /// Only the error line, if any (no log, no progress).
     #[arg(short, long, global = true)]
     pub quiet: bool,
 }

@@ -14,7 +14,7 @@ pub fn progress_enabled() -> bool {
 /// Install the global subscriber.
 pub fn init(verbose: u8, quiet: bool) {
     let default = match (quiet, verbose) {
-        (true, _) => "warn",
+        (true, _) => "error",
         (false, 0) => "info",
         (false, 1) => "debug",
         (false, _) => "trace",

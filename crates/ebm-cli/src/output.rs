@@ -74,10 +74,9 @@ macro_rules! say {
 /// See [`say!`].
 pub fn say_line(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{args}").and_then(|()| out.flush()).map_err(|e| {
-        UserError(format!("cannot write to standard output: {e} (results on disk are complete)"))
-            .into()
-    })
+    writeln!(out, "{args}")
+        .and_then(|()| out.flush())
+        .map_err(|e| UserError(format!("cannot write to standard output: {e}")).into())
 }
 
 /// The lock file of a results directory.

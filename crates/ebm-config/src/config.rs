@@ -1,7 +1,8 @@
 //! The configuration structs, one per section of the TOML file, with their defaults.
 //!
-//! `Config::default()` is the `quick` preset: the paper's 784-500-10 network trained for 15
-//! epochs on the embedded MNIST subset.
+//! `Config::default()` is the paper's 784-500-10 setting (the reference code's dynamics and
+//! training, 15 epochs, the embedded MNIST subset); every preset starts from it, and a
+//! configuration built without a preset starts from the `quick` preset.
 
 use std::path::PathBuf;
 

@@ -11,7 +11,7 @@ use crate::{Config, ConfigError, Preset};
 /// Where a configuration comes from: the layers are applied in field order.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigSource {
-    /// Starting point (default: `Config::default()`, the `quick` preset).
+    /// Starting point (default: the `quick` preset).
     pub preset: Option<Preset>,
     /// A TOML file whose keys replace the preset's.
     pub file: Option<PathBuf>,
@@ -50,7 +50,7 @@ impl ConfigSource {
 
     /// Build the configuration. It is not validated yet: call [`Config::validate`].
     pub fn load(&self) -> Result<Config, ConfigError> {
-        let base = self.preset.map(Preset::config).unwrap_or_default();
+        let base = self.preset.unwrap_or(Preset::Quick).config();
         let mut table = to_table(&base);
         if let Some(path) = &self.file {
             let text = std::fs::read_to_string(path)

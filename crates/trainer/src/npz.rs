@@ -106,7 +106,7 @@ impl NpzFile {
             bad(
                 &path,
                 format!(
-                    "array `{name}` has dtype {}, expected {}",
+                    "array {name} has dtype {}, expected {}",
                     header.type_descriptor,
                     names(allowed)
                 ),

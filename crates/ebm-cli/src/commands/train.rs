@@ -472,9 +472,11 @@ fn train_loop(
 /// The error for `--resume DIR` when `DIR` holds no checkpoint: the run was stopped (or
 /// killed) before writing its first one, so there is nothing to continue.
 fn no_checkpoint(dir: &Path) -> UserError {
-    let what = if dir.is_dir() { "holds no" } else { "does not exist, so there is no" };
+    if !dir.is_dir() {
+        return UserError(format!("--resume {}: no such results directory", dir.display()));
+    }
     UserError(format!(
-        "--resume {}: the directory {what} {} (the run stopped before its first checkpoint): start the run again with --out {} --force",
+        "--resume {}: the directory holds no {} (the run stopped before its first checkpoint): start the run again with --out {} --force",
         dir.display(),
         checkpoint::FILE_NAME,
         dir.display()
