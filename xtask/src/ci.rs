@@ -4,7 +4,8 @@ use anyhow::Result;
 
 use crate::util::{cargo, run};
 
-/// Run the checks; `--no-regression` skips the release-mode regression experiments.
+/// Run the checks; `--no-regression` skips the release-mode regression experiments and the
+/// bit-identity check.
 pub fn run_ci(args: &[String]) -> Result<()> {
     let regression = !args.iter().any(|a| a == "--no-regression");
     run(cargo(&["fmt", "--all", "--", "--check"]), "rustfmt")?;
@@ -19,6 +20,8 @@ pub fn run_ci(args: &[String]) -> Result<()> {
             eprintln!("xtask: regression experiment {name}");
             check()?;
         }
+        // The numbers the round-1 code produced, bit for bit (the refactor's guard).
+        crate::bitident::run_bitident(&[])?;
     }
     eprintln!("xtask: all checks passed");
     Ok(())

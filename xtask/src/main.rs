@@ -1,7 +1,9 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `ci`: the checks CI runs, cheap first: `cargo fmt --check`, clippy with `-D warnings` on
-//!   all targets, the tests, then the regression experiments in release mode.
+//!   all targets, the tests, then the regression experiments in release mode and the
+//!   bit-identity check against `xtask/baselines/`.
+//! - `bitident`: that check alone.
 //! - `reproduce NAME`: a named reproduction run writing `results/NAME/` with a `report.md`.
 //! - `bench`: the benchmarks.
 //! - `make-mini-mnist --from DIR`: the embedded MNIST subset (`crates/trainer/data/mini-mnist/`).
@@ -12,6 +14,7 @@
 
 mod bench;
 mod bench_ep;
+mod bitident;
 mod ci;
 mod gradcheck;
 mod mini_mnist;
@@ -32,6 +35,7 @@ fn main() -> Result<()> {
         "make-mini-mnist" => mini_mnist::run(rest),
         "reproduce" => reproduce::run_reproduce(rest),
         "bench" => bench::run_bench(rest),
+        "bitident" => bitident::run_bitident(rest),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
             Ok(())
@@ -62,6 +66,8 @@ cargo xtask <command>
                           (propagate, ep-1h, ep-1h-code, stdp, rules, rules-code,
                           gradcheck, relax-steps)
   bench [NAME] [ARGS]     timed whole experiments (stdp, ep-1h)
+  bitident                the refactor's check: every baseline of xtask/baselines/
+                          reproduced bit for bit by the current code
   make-mini-mnist --from DIR [--out DIR]
                           the embedded class-balanced MNIST subset, from the four files in DIR
 ";
