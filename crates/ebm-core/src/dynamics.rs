@@ -63,6 +63,12 @@ impl Dynamics {
         }
     }
 
+    /// The dynamics a config's `[dynamics]` section describes (its step counts, tolerance and
+    /// kernels are the relaxation's stopping rule and implementation, not the dynamics).
+    pub fn of(c: &ebm_config::DynamicsConfig) -> Self {
+        Self { rule: c.rule, epsilon: c.epsilon, noise_std: c.noise_std, schedule: c.schedule }
+    }
+
     /// The same dynamics with another update order.
     pub fn with_schedule(self, schedule: Schedule) -> Self {
         Self { schedule, ..self }

@@ -41,7 +41,7 @@ mod tests;
 pub use dynamics::{Dynamics, Relaxation, Relaxer, Stop, relax};
 pub use energy::Output;
 pub use error::CoreError;
-pub use net::{LayeredNet, States};
+pub use net::{LayeredNet, States, argmax_rows};
 pub use rho::Rho;
 pub use scalar::Scalar;
 

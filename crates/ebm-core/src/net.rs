@@ -200,3 +200,17 @@ impl<A: Scalar> States<A> {
 fn check_sizes(sizes: &[usize]) -> Result<(), CoreError> {
     if sizes.len() < 2 { Err(CoreError::TooFewLayers(sizes.len())) } else { Ok(()) }
 }
+
+/// Index of the largest entry of each row (the first one on ties): the class a network's
+/// output `(batch, classes)` predicts for each example.
+pub fn argmax_rows<A: Scalar>(y: ArrayView2<'_, A>) -> Vec<usize> {
+    y.rows()
+        .into_iter()
+        .map(|r| {
+            let first_max = |best: (usize, A), (i, &v): (usize, &A)| {
+                if v > best.1 { (i, v) } else { best }
+            };
+            r.iter().enumerate().fold((0, A::of(f64::NEG_INFINITY)), first_max).0
+        })
+        .collect()
+}

@@ -6,14 +6,16 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use ebm_config::Preset;
 use ndarray::Array2;
-use trainer::Mnist;
-use trainer::ep::{Rows, Workspace, init_net, train_batch};
+use trainer::DataSplits;
+use trainer::batch::Rows;
+use trainer::ep::{Minibatch, Workspace, train_batch};
+use trainer::run::init_net;
 
 fn minibatch(c: &mut Criterion) {
     let config = Preset::Ep1h.config().validate().unwrap();
-    let data = Mnist::embedded().unwrap();
+    let data = DataSplits::embedded().unwrap();
     let mut net = init_net(&config).unwrap();
-    let mut ws = Workspace::new(&net, 20);
+    let mut ws = Workspace::new(&config, &net, 20);
     let sizes = net.sizes();
     let mut particles: Vec<Array2<f32>> =
         sizes[1..].iter().map(|&n| Array2::zeros((data.train.len(), n))).collect();
@@ -22,8 +24,14 @@ fn minibatch(c: &mut Criterion) {
         bench.iter(|| {
             let rows = Rows::Range((b % 500) * 20);
             b += 1;
-            train_batch(&config, &mut net, &mut ws, &mut particles, &data.train, rows, 0, b)
-                .unwrap()
+            train_batch(
+                &config,
+                &mut net,
+                &mut ws,
+                &mut particles,
+                Minibatch { data: &data.train, rows, epoch: 0, index: b },
+            )
+            .unwrap()
         })
     });
 }

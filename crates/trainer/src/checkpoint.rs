@@ -27,7 +27,7 @@ use ndarray_npy::NpzWriter;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::data::Mnist;
+use crate::data::DataSplits;
 use crate::npz::NpzFile;
 use crate::provenance::Provenance;
 use crate::run::{EpochMetrics, PartialEpoch, TrainState, check_data};
@@ -232,7 +232,11 @@ fn read_net(npz: &mut NpzFile, config: &ValidConfig) -> Result<LayeredNet<f32>, 
 /// Read a checkpoint to continue its run on `data`. The effective config is the saved one with
 /// `overrides` (`path=value`) applied; an override of a key outside [`RESUME_MAY_CHANGE`] is
 /// refused, and so is data whose fingerprint differs from the recorded one.
-pub fn load(path: &Path, data: &Mnist, overrides: &[String]) -> Result<TrainState, TrainError> {
+pub fn load(
+    path: &Path,
+    data: &DataSplits,
+    overrides: &[String],
+) -> Result<TrainState, TrainError> {
     let (mut npz, meta) = open(path)?;
     if meta.kind != Kind::Checkpoint {
         return Err(bad(path, "is a model file, not a checkpoint: it cannot be resumed"));
@@ -301,7 +305,7 @@ fn check_resume_changes(
 }
 
 /// Refuse data whose fingerprint differs from the one a run recorded.
-pub fn check_same_data(recorded: &Provenance, data: &Mnist) -> Result<(), TrainError> {
+pub fn check_same_data(recorded: &Provenance, data: &DataSplits) -> Result<(), TrainError> {
     if recorded.data.same_data(&data.source) {
         Ok(())
     } else {

@@ -2,13 +2,13 @@
 //! deterministic), from zero states or from persistent particles.
 
 use ebm_config::{CostKind, ValidConfig};
-use ebm_core::{LayeredNet, Output, Relaxer, States, Stop};
+use ebm_core::{Dynamics, LayeredNet, Output, Relaxer, States, Stop, argmax_rows};
 use ndarray::{Array2, s};
 use rayon::prelude::*;
 
 use crate::TrainError;
+use crate::batch::Rows;
 use crate::data::Dataset;
-use crate::ep::{argmax_rows, dynamics};
 
 /// Examples per evaluation chunk (one batched free phase each).
 pub const EVAL_CHUNK: usize = 500;
@@ -49,7 +49,7 @@ pub fn evaluate(
 ) -> Result<Evaluation, TrainError> {
     let n = data.len();
     let depth = net.depth();
-    let dyn_ = dynamics(config);
+    let dyn_ = Dynamics::of(&config.dynamics);
     let stop = Stop { max_steps: steps, tolerance: config.dynamics.tolerance, trace_energy: false };
     let starts: Vec<usize> = (0..n).step_by(EVAL_CHUNK).collect();
     let particles_ref = particles.as_deref();
@@ -73,10 +73,7 @@ pub fn evaluate(
                 argmax_rows(states.output().view()).into_iter().map(|p| p as u32).collect();
             let errors =
                 predictions.iter().zip(labels).filter(|(p, l)| **p != u32::from(**l)).count();
-            let mut target = Array2::<f32>::zeros(states.output().dim());
-            for (b, &l) in labels.iter().enumerate() {
-                target[(b, l as usize)] = 1.0;
-            }
+            let target = data.one_hot(Rows::Range(start), end - start);
             let energy: f64 = relaxer.energy(net, &states).iter().map(|&e| f64::from(e)).sum();
             let c: f64 = ebm_core::energy::cost(states.output(), target.view(), cost)
                 .iter()

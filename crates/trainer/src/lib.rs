@@ -2,7 +2,11 @@
 //! biologically plausible backprop*, arXiv:1602.05179).
 //!
 //! - [`data`]: the IDX reader and writer, the embedded class-balanced MNIST subset, downloads.
-//! - [`ep`]: one minibatch of equilibrium propagation (free phase, nudged phase, update).
+//! - [`ep`]: one minibatch of equilibrium propagation (free phase, the nudging plan's
+//!   trajectories, the update of a [`ep::rules::LearningRule`]: contrastive, temporal, spiking
+//!   or a caller's own).
+//! - [`batch`], [`rng`], [`schedule`]: a minibatch's rows, the random streams, the learning
+//!   rates.
 //! - [`evaluate`](mod@evaluate): the free phase over a whole dataset.
 //! - [`run`]: epochs, metrics, stopping at minibatch boundaries.
 //! - [`checkpoint`]: `.npz` model files and checkpoints (numpy-loadable), written atomically;
@@ -12,6 +16,7 @@
 //!
 //! The crate never prints; progress goes through the [`run::Observer`] trait.
 
+pub mod batch;
 pub mod checkpoint;
 pub mod data;
 pub mod ep;
@@ -20,11 +25,13 @@ pub mod evaluate;
 pub mod io;
 mod npz;
 pub mod provenance;
+pub mod rng;
 pub mod run;
+pub mod schedule;
 
-pub use data::{DataError, DataSource, Dataset, Limits, Location, Mnist};
+pub use data::{DataError, DataSource, DataSplits, Dataset, Limits, Location};
 pub use error::TrainError;
-pub use run::{EpochMetrics, Observer, Outcome, TrainState, train};
+pub use run::{EpochMetrics, Observer, Outcome, TrainState, train, train_with};
 
 #[cfg(test)]
 mod rule_tests;

@@ -8,8 +8,10 @@ use ebm_core::{LayeredNet, Output, Relaxer, States, Stop};
 use ndarray::{Array2, s};
 
 use crate::Limits;
-use crate::data::Mnist;
-use crate::ep::{Rows, Workspace, dynamics, init_net, train_batch};
+use crate::batch::Rows;
+use crate::data::DataSplits;
+use crate::ep::{Minibatch, Workspace, train_batch};
+use crate::run::init_net;
 
 const BATCH: usize = 10;
 
@@ -25,15 +27,22 @@ fn config(rule: LearningRule, sign: BetaSign, seed: u64) -> ValidConfig {
     c.validate().unwrap()
 }
 
-fn data() -> Mnist {
-    Mnist::embedded_limited(Limits { train: Some(BATCH), test: Some(BATCH) }).unwrap()
+fn data() -> DataSplits {
+    DataSplits::embedded_limited(Limits { train: Some(BATCH), test: Some(BATCH) }).unwrap()
 }
 
 /// The net after one minibatch of `config` from `net0`.
-fn one_batch(config: &ValidConfig, net0: &LayeredNet<f32>, data: &Mnist) -> LayeredNet<f32> {
+fn one_batch(config: &ValidConfig, net0: &LayeredNet<f32>, data: &DataSplits) -> LayeredNet<f32> {
     let mut net = net0.clone();
-    let mut ws = Workspace::new(&net, BATCH);
-    train_batch(config, &mut net, &mut ws, &mut [], &data.train, Rows::Range(0), 0, 0).unwrap();
+    let mut ws = Workspace::new(config, &net, BATCH);
+    train_batch(
+        config,
+        &mut net,
+        &mut ws,
+        &mut [],
+        Minibatch { data: &data.train, rows: Rows::Range(0), epoch: 0, index: 0 },
+    )
+    .unwrap();
     net
 }
 
@@ -46,7 +55,7 @@ fn max_abs(a: &Array2<f32>) -> f32 {
 fn second_order(
     config: &ValidConfig,
     net: &LayeredNet<f32>,
-    data: &Mnist,
+    data: &DataSplits,
     beta: f32,
 ) -> Vec<Array2<f32>> {
     let x = data.train.images.slice(s![0..BATCH, ..]).to_owned();
@@ -54,7 +63,7 @@ fn second_order(
     for b in 0..BATCH {
         target[(b, data.train.labels[b] as usize)] = 1.0;
     }
-    let dyn_ = dynamics(config);
+    let dyn_ = ebm_core::Dynamics::of(&config.dynamics);
     let mut states = States::with_input(net, x.view()).unwrap();
     let mut relaxer = Relaxer::new(net, BATCH, 0);
     relaxer.set_input(net, x.view()).unwrap();

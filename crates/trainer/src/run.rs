@@ -4,16 +4,19 @@
 use std::time::Instant;
 
 use ebm_config::{DataOrder, ValidConfig};
-use ebm_core::LayeredNet;
+use ebm_core::{LayeredNet, Rho};
 use ndarray::Array2;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::data::Mnist;
-use crate::ep::{self, Rows, Stream, Workspace, stream_rng};
+use crate::batch::Rows;
+use crate::data::DataSplits;
+use crate::ep::rules::{self, LearningRule};
+use crate::ep::{self, Minibatch, Workspace};
 use crate::evaluate::evaluate;
 use crate::provenance::{Process, Provenance};
+use crate::rng::{Stream, stream_rng};
 
 /// What one epoch measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,9 +90,9 @@ impl TrainState {
     /// A fresh run: Glorot-uniform weights from the seed, zero particles; its provenance names
     /// this process as the library sees it (a front end replaces `provenance.process` with
     /// what it knows: its version, commit and thread count).
-    pub fn new(config: ValidConfig, data: &Mnist) -> Result<Self, TrainError> {
+    pub fn new(config: ValidConfig, data: &DataSplits) -> Result<Self, TrainError> {
         check_data(&config, data)?;
-        let net = ep::init_net(&config)?;
+        let net = init_net(&config)?;
         let sizes = net.sizes();
         let particles = |n: usize| sizes[1..].iter().map(|&u| Array2::zeros((n, u))).collect();
         Ok(Self {
@@ -107,7 +110,7 @@ impl TrainState {
     }
 
     /// The provenance of a run on `data` by this process, as the library sees it.
-    pub fn default_provenance(data: &Mnist) -> Provenance {
+    pub fn default_provenance(data: &DataSplits) -> Provenance {
         let process = Process::start(
             env!("CARGO_PKG_VERSION"),
             "unknown",
@@ -127,6 +130,16 @@ impl TrainState {
     pub fn finished(&self) -> bool {
         self.epoch >= self.config.training.epochs
     }
+}
+
+/// The network a config describes, initialised Glorot-uniform from the seed's `Init` stream.
+pub fn init_net(config: &ValidConfig) -> Result<LayeredNet<f32>, TrainError> {
+    let mut rng = stream_rng(config.seed, Stream::Init, 0);
+    Ok(LayeredNet::glorot_uniform(
+        &config.model.layers,
+        Rho::from_config(&config.model.rho),
+        &mut rng,
+    )?)
 }
 
 /// Bytes a run of `config` on `n_train` training and `n_test` test examples holds at its peak,
@@ -156,21 +169,26 @@ pub fn memory_estimate(config: &ValidConfig, n_train: usize, n_test: usize, thre
 }
 
 /// Check that the configuration fits the data.
-pub fn check_data(config: &ValidConfig, data: &Mnist) -> Result<(), TrainError> {
+pub fn check_data(config: &ValidConfig, data: &DataSplits) -> Result<(), TrainError> {
     let n_in = config.model.layers[0];
-    if data.train.images.ncols() != n_in {
+    if data.input_size() != n_in {
+        let (rows, cols) = data.train.image_shape;
         return Err(TrainError::ConfigMismatch {
             field: "model.layers[0]",
             value: n_in.to_string(),
-            reason: format!("the images have {} pixels", data.train.images.ncols()),
+            reason: format!("the images have {} pixels ({rows}x{cols})", data.input_size()),
         });
     }
     let n_out = *config.model.layers.last().expect("validated");
-    if n_out != 10 {
+    if n_out != data.classes() {
         return Err(TrainError::ConfigMismatch {
             field: "model.layers[-1]",
             value: n_out.to_string(),
-            reason: "MNIST has 10 classes".into(),
+            reason: format!(
+                "the data has {} classes (labels 0 to {}): one output unit per class",
+                data.classes(),
+                data.classes().saturating_sub(1)
+            ),
         });
     }
     if data.train.len() < config.training.batch_size {
@@ -225,16 +243,28 @@ pub enum Outcome {
     Interrupted,
 }
 
-/// Train until every configured epoch is done or the observer asks to stop.
+/// Train until every configured epoch is done or the observer asks to stop, with the learning
+/// rule `training.rule` names.
 pub fn train<O: Observer + ?Sized>(
     state: &mut TrainState,
-    data: &Mnist,
+    data: &DataSplits,
     observer: &mut O,
+) -> Result<Outcome, O::Error> {
+    let rule = rules::for_config(&state.config, &state.net, state.config.training.batch_size);
+    train_with(state, data, observer, rule)
+}
+
+/// [`train`] with the learning rule `rule` (e.g. a caller's own [`LearningRule`]).
+pub fn train_with<O: Observer + ?Sized>(
+    state: &mut TrainState,
+    data: &DataSplits,
+    observer: &mut O,
+    rule: Box<dyn LearningRule>,
 ) -> Result<Outcome, O::Error> {
     check_data(&state.config, data)?;
     let config = state.config.clone();
     let batch_size = config.training.batch_size;
-    let mut ws = Workspace::new(&state.net, batch_size);
+    let mut ws = Workspace::with_rule(&state.net, batch_size, rule);
     let total = state.batches_per_epoch();
     while !state.finished() {
         let epoch = state.epoch;
@@ -259,22 +289,15 @@ pub fn train<O: Observer + ?Sized>(
                 None => Rows::Range(b * batch_size),
                 Some(idx) => Rows::Indices(&idx[b * batch_size..(b + 1) * batch_size]),
             };
-            let stats = ep::train_batch(
-                &config,
-                &mut state.net,
-                &mut ws,
-                &mut state.train_particles,
-                &data.train,
-                rows,
-                epoch,
-                b,
-            )
-            .and_then(|stats| state.net.check_finite().map(|()| stats))
-            .map_err(|fault| TrainError::Diverged {
-                epoch: epoch + 1,
-                batch: b + 1,
-                fault,
-            })?;
+            let mb = Minibatch { data: &data.train, rows, epoch, index: b };
+            let stats =
+                ep::train_batch(&config, &mut state.net, &mut ws, &mut state.train_particles, mb)
+                    .and_then(|stats| state.net.check_finite().map(|()| stats))
+                    .map_err(|fault| TrainError::Diverged {
+                        epoch: epoch + 1,
+                        batch: b + 1,
+                        fault,
+                    })?;
             let p = &mut state.partial;
             p.errors += stats.errors;
             p.examples += batch_size;
@@ -294,7 +317,7 @@ pub fn train<O: Observer + ?Sized>(
     Ok(Outcome::Finished)
 }
 
-fn end_of_epoch(state: &mut TrainState, data: &Mnist) -> Result<EpochMetrics, TrainError> {
+fn end_of_epoch(state: &mut TrainState, data: &DataSplits) -> Result<EpochMetrics, TrainError> {
     let config = &state.config;
     let start = Instant::now();
     let steps = config.eval_steps();

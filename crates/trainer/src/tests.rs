@@ -4,9 +4,11 @@
 use ebm_config::{BetaSign, Config, ValidConfig};
 use ndarray::Array2;
 
+use crate::batch::Rows;
 use crate::checkpoint;
-use crate::data::Mnist;
-use crate::ep::{Rows, Workspace, init_net, train_batch};
+use crate::data::DataSplits;
+use crate::ep::{Minibatch, Workspace, train_batch};
+use crate::run::init_net;
 use crate::run::{Observer, Silent, TrainState, train};
 use crate::{Limits, Outcome};
 
@@ -21,8 +23,8 @@ fn small_config(f: impl FnOnce(&mut Config)) -> ValidConfig {
     c.validate().unwrap()
 }
 
-fn small_data() -> Mnist {
-    Mnist::embedded_limited(Limits { train: Some(200), test: Some(50) }).unwrap()
+fn small_data() -> DataSplits {
+    DataSplits::embedded_limited(Limits { train: Some(200), test: Some(50) }).unwrap()
 }
 
 #[test]
@@ -37,19 +39,25 @@ fn contrastive_update_matches_the_formula() {
             c.training.persistent_particles = false;
         });
         let data = small_data();
-        let net0 = crate::ep::init_net(&config).unwrap();
+        let net0 = crate::run::init_net(&config).unwrap();
         let mut net = net0.clone();
-        let mut ws = Workspace::new(&net, 10);
+        let mut ws = Workspace::new(&config, &net, 10);
         let mut particles: Vec<Array2<f32>> = vec![];
-        train_batch(&config, &mut net, &mut ws, &mut particles, &data.train, Rows::Range(0), 0, 0)
-            .unwrap();
+        train_batch(
+            &config,
+            &mut net,
+            &mut ws,
+            &mut particles,
+            Minibatch { data: &data.train, rows: Rows::Range(0), epoch: 0, index: 0 },
+        )
+        .unwrap();
 
         let x = data.train.images.slice(ndarray::s![0..10, ..]).to_owned();
         let mut target = Array2::<f32>::zeros((10, 10));
         for b in 0..10 {
             target[(b, data.train.labels[b] as usize)] = 1.0;
         }
-        let dyn_ = crate::ep::dynamics(&config);
+        let dyn_ = ebm_core::Dynamics::of(&config.dynamics);
         let mut free = ebm_core::States::with_input(&net0, x.view()).unwrap();
         let stop = |n| ebm_core::Stop::steps(n);
         ebm_core::relax(&net0, &mut free, &ebm_core::Output::Free, &dyn_, &stop(20), 0).unwrap();
@@ -86,7 +94,7 @@ fn contrastive_update_matches_the_formula() {
     }
 }
 
-fn train_with_threads(threads: usize, config: &ValidConfig, data: &Mnist) -> TrainState {
+fn train_with_threads(threads: usize, config: &ValidConfig, data: &DataSplits) -> TrainState {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     pool.install(|| {
         let mut state = TrainState::new(config.clone(), data).unwrap();
@@ -198,7 +206,7 @@ fn input_size_must_match_the_data() {
     let err = TrainState::new(config, &small_data()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "model.layers[0] = 100 does not match the data: the images have 784 pixels"
+        "model.layers[0] = 100 does not match the data: the images have 784 pixels (28x28)"
     );
 }
 
@@ -210,7 +218,7 @@ fn learning_reduces_the_error() {
         c.data.train_limit = Some(1000);
         c.data.test_limit = Some(500);
     });
-    let data = Mnist::embedded_limited(Limits { train: Some(1000), test: Some(500) }).unwrap();
+    let data = DataSplits::embedded_limited(Limits { train: Some(1000), test: Some(500) }).unwrap();
     let mut state = TrainState::new(config, &data).unwrap();
     train(&mut state, &data, &mut Silent).unwrap();
     let h = &state.history;
@@ -228,11 +236,17 @@ fn alpha_decay_scales_the_update_of_each_epoch() {
             f(c)
         });
         let mut net = init_net(&config).unwrap();
-        let mut ws = Workspace::new(&net, 10);
+        let mut ws = Workspace::new(&config, &net, 10);
         let mut particles: Vec<Array2<f32>> =
             net.sizes()[1..].iter().map(|&n| Array2::zeros((data.train.len(), n))).collect();
-        train_batch(&config, &mut net, &mut ws, &mut particles, &data.train, Rows::Range(0), 2, 0)
-            .unwrap();
+        train_batch(
+            &config,
+            &mut net,
+            &mut ws,
+            &mut particles,
+            Minibatch { data: &data.train, rows: Rows::Range(0), epoch: 2, index: 0 },
+        )
+        .unwrap();
         net
     };
     let decayed = step(&|c| c.training.alpha_decay = 0.5);
@@ -241,8 +255,8 @@ fn alpha_decay_scales_the_update_of_each_epoch() {
     assert_eq!(decayed, scaled);
     assert_ne!(decayed, fixed);
     let t = &small_config(|c| c.training.alpha_decay = 0.9).training;
-    assert_eq!(crate::ep::learning_rate(t, 1, 0), t.alphas[1]);
-    assert!((crate::ep::learning_rate(t, 1, 3) - t.alphas[1] * 0.729).abs() < 1e-15);
+    assert_eq!(crate::schedule::learning_rate(t, 1, 0), t.alphas[1]);
+    assert!((crate::schedule::learning_rate(t, 1, 3) - t.alphas[1] * 0.729).abs() < 1e-15);
 }
 
 #[test]
@@ -351,7 +365,7 @@ fn observer_after_batch_sees_every_minibatch_and_can_stop_the_run() {
 fn saved_checkpoint(
     dir: &std::path::Path,
     edit: impl FnOnce(&mut TrainState),
-) -> (std::path::PathBuf, Mnist) {
+) -> (std::path::PathBuf, DataSplits) {
     let data = small_data();
     let mut state = TrainState::new(small_config(|c| c.training.epochs = 1), &data).unwrap();
     train(&mut state, &data, &mut Silent).unwrap();
@@ -370,7 +384,7 @@ fn reason(err: crate::TrainError) -> String {
 }
 
 /// The reason of the `Checkpoint` error `load` and `load_net` give for the file.
-fn checkpoint_reason(path: &std::path::Path, data: &Mnist) -> String {
+fn checkpoint_reason(path: &std::path::Path, data: &DataSplits) -> String {
     let from_load = reason(checkpoint::load(path, data, &[]).unwrap_err());
     let from_load_net = checkpoint::load_net(path).map(|_| ()).map_err(reason);
     // load_net reads only the network: it agrees whenever the fault is there.
@@ -423,7 +437,7 @@ fn checkpoint_arrays_of_the_wrong_shape_are_refused() {
         saved_checkpoint(dir.path(), |s| s.net.biases[0] = ndarray::Array1::zeros(3));
     assert_eq!(checkpoint_reason(&path, &data), "array b0 has shape (3,), the config needs (30,)");
     // particles of another dataset size
-    let other = Mnist::embedded_limited(Limits { train: Some(100), test: Some(50) }).unwrap();
+    let other = DataSplits::embedded_limited(Limits { train: Some(100), test: Some(50) }).unwrap();
     let (path, _) = saved_checkpoint(dir.path(), |_| {});
     assert_eq!(
         checkpoint_reason(&path, &other),
@@ -479,13 +493,19 @@ fn sparse_kernels_train_like_the_dense_reference() {
                 c.dynamics.schedule = schedule;
                 c.dynamics.kernels = kernels;
             });
-            let mut net = crate::ep::init_net(&config).unwrap();
-            let mut ws = Workspace::new(&net, 10);
+            let mut net = crate::run::init_net(&config).unwrap();
+            let mut ws = Workspace::new(&config, &net, 10);
             let mut particles = vec![Array2::zeros((200, 40)), Array2::zeros((200, 10))];
             for b in 0..6 {
                 let rows = Rows::Range(10 * b);
-                train_batch(&config, &mut net, &mut ws, &mut particles, &data.train, rows, 0, b)
-                    .unwrap();
+                train_batch(
+                    &config,
+                    &mut net,
+                    &mut ws,
+                    &mut particles,
+                    Minibatch { data: &data.train, rows, epoch: 0, index: b },
+                )
+                .unwrap();
             }
             net
         });
@@ -494,7 +514,7 @@ fn sparse_kernels_train_like_the_dense_reference() {
             let scale = wd.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             let err = (ws - wd).mapv(f32::abs).fold(0.0f32, |m, &v| m.max(v));
             assert!(err <= 1e-5 * scale, "{rule:?} {schedule:?} W{k}: {err} (max |W| {scale})");
-            let init = crate::ep::init_net(&small_config(|c| c.model.layers = vec![784, 40, 10]));
+            let init = crate::run::init_net(&small_config(|c| c.model.layers = vec![784, 40, 10]));
             moved += (wd - &init.unwrap().weights[k]).mapv(f32::abs).sum();
         }
         assert!(moved > 0.1, "{rule:?} {schedule:?}: the weights must move ({moved})");

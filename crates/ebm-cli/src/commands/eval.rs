@@ -10,7 +10,7 @@ use serde::Serialize;
 use trainer::checkpoint::{self, Kind};
 use trainer::evaluate::{Evaluation, evaluate};
 use trainer::provenance::Provenance;
-use trainer::{DataSource, Mnist};
+use trainer::{DataSource, DataSplits};
 
 use super::train::{data_of_saved, this_process};
 use crate::cli::{EvalArgs, GlobalOpts};
@@ -173,7 +173,7 @@ fn other_data_note(run_data: Option<&DataSource>, same: Option<bool>) -> String 
 }
 
 /// `confusion[label][prediction]`: counts over the test set.
-fn confusion(e: &Evaluation, data: &Mnist, classes: usize) -> Vec<Vec<usize>> {
+fn confusion(e: &Evaluation, data: &DataSplits, classes: usize) -> Vec<Vec<usize>> {
     let mut m = vec![vec![0usize; classes]; classes];
     for (&label, &p) in data.test.labels.iter().zip(&e.predictions) {
         if let Some(cell) = m.get_mut(usize::from(label)).and_then(|row| row.get_mut(p as usize)) {

@@ -5,6 +5,7 @@
 
 use anyhow::{Result, bail};
 use ebm_config::Schedule;
+use ebm_core::argmax_rows;
 use ebm_core::convergence::{StepsRow, steps_to_residual};
 use ebm_core::gradcheck::{
     GradcheckDepth, GradcheckRow, GradcheckSettings, costly_examples, gradient_fidelity,
@@ -13,7 +14,7 @@ use ebm_core::gradcheck::{
 use ebm_core::{LayeredNet, Rho};
 use ndarray::{Array2, Axis};
 use serde::Serialize;
-use trainer::ep::{Stream, argmax_rows, stream_rng};
+use trainer::rng::{Stream, stream_rng};
 
 use crate::cli::{GlobalOpts, GradcheckArgs, RelaxStepsArgs};
 use crate::output::{OutDir, results_dir};

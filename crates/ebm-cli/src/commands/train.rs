@@ -12,7 +12,7 @@ use serde::Serialize;
 use trainer::checkpoint::{self, SavedRun};
 use trainer::provenance::{Process, Provenance};
 use trainer::run::{EpochMetrics, Observer, TrainState};
-use trainer::{Limits, Location, Mnist, Outcome};
+use trainer::{DataSplits, Limits, Location, Outcome};
 
 use crate::cli::{GlobalOpts, TrainArgs};
 use crate::logging::progress_enabled;
@@ -216,8 +216,8 @@ fn write_results(
 }
 
 /// Load the data at `location` (the first examples per `limits`), logging what was loaded.
-fn load_location(location: &Location, limits: Limits) -> Result<Mnist> {
-    let mnist = Mnist::load(location, limits)?;
+fn load_location(location: &Location, limits: Limits) -> Result<DataSplits> {
+    let mnist = DataSplits::load(location, limits)?;
     tracing::info!(
         "data: {}: {} training, {} test examples",
         mnist.source,
@@ -230,7 +230,10 @@ fn load_location(location: &Location, limits: Limits) -> Result<Mnist> {
 /// The data of a new run (or of a command that reads MNIST): `--data` (a directory, or
 /// `embedded`), else the config's `data.dir`, else the embedded subset; the config's limits
 /// applied.
-pub(super) fn load_data(dir: Option<&Path>, config: &ebm_config::ValidConfig) -> Result<Mnist> {
+pub(super) fn load_data(
+    dir: Option<&Path>,
+    config: &ebm_config::ValidConfig,
+) -> Result<DataSplits> {
     let location = match dir {
         Some(dir) => Location::from_arg(dir),
         None => trainer::data::location_of(&config.data),
@@ -240,7 +243,11 @@ pub(super) fn load_data(dir: Option<&Path>, config: &ebm_config::ValidConfig) ->
 
 /// The data a saved run is continued or evaluated on: `--data` when given, else the source the
 /// run recorded (which must still exist). Whether other data is accepted is the caller's call.
-pub(super) fn data_of_saved(dir: Option<&Path>, saved: &SavedRun, file: &Path) -> Result<Mnist> {
+pub(super) fn data_of_saved(
+    dir: Option<&Path>,
+    saved: &SavedRun,
+    file: &Path,
+) -> Result<DataSplits> {
     let limits = Limits::from_config(&saved.config.data);
     let location = match (dir, &saved.provenance) {
         (Some(dir), _) => Location::from_arg(dir),
@@ -291,7 +298,7 @@ pub(super) fn this_process() -> Process {
 }
 
 /// Refuse a run whose buffers would not fit in the memory available, before allocating them.
-fn check_memory(config: &ebm_config::ValidConfig, data: &Mnist) -> Result<()> {
+fn check_memory(config: &ebm_config::ValidConfig, data: &DataSplits) -> Result<()> {
     let threads = rayon::current_num_threads();
     let need = trainer::run::memory_estimate(config, data.train.len(), data.test.len(), threads);
     let mut system = sysinfo::System::new();
@@ -339,7 +346,7 @@ fn resume(
     args: &TrainArgs,
     global: &GlobalOpts,
     dir: &Path,
-) -> Result<(TrainState, OutDir, Mnist)> {
+) -> Result<(TrainState, OutDir, DataSplits)> {
     if global.config.is_some() || global.preset.is_some() {
         return Err(UserError(
             "--resume continues the run's saved config: change it with --set PATH=VALUE, not --config or --preset".into(),
@@ -387,7 +394,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 
 fn train_loop(
     state: &mut TrainState,
-    data: &Mnist,
+    data: &DataSplits,
     out: &OutDir,
     global: &GlobalOpts,
     started: Instant,

@@ -123,7 +123,8 @@ pub enum DataError {
         /// What the decoder reported.
         reason: String,
     },
-    /// A label is not a digit 0..=9.
+    /// A label is not a digit 0..=9 (where MNIST's ten classes are required: the embedded
+    /// subset's selection).
     #[error("{path}: label {index} is {value}, expected 0..=9")]
     BadLabel {
         /// The labels file.
@@ -150,6 +151,21 @@ pub enum DataError {
     NoExamples {
         /// The images file.
         path: PathBuf,
+    },
+    /// The training and test images have different shapes.
+    #[error(
+        "{train_path} holds {}x{} images but {test_path} holds {}x{} images",
+        train.0, train.1, test.0, test.1
+    )]
+    ShapeMismatch {
+        /// The training images file.
+        train_path: PathBuf,
+        /// Its image shape (rows, columns).
+        train: (usize, usize),
+        /// The test images file.
+        test_path: PathBuf,
+        /// Its image shape.
+        test: (usize, usize),
     },
     /// A class-balanced subset asks for more examples of a class than there are.
     #[error("{path}: class {class} has {available} examples, {wanted} wanted")]

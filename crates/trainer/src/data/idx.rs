@@ -1,4 +1,4 @@
-//! The IDX format of MNIST (u8 only): reading, raw or gzip, with every check done before any
+//! The IDX format of MNIST (u8 only; any image size, any `u8` labels): reading, raw or gzip, with every check done before any
 //! large allocation, and writing (for the subset tool and round-trip tests).
 //!
 //! Layout (big-endian): a magic number `0x0000_08_NN` (`0x08` = unsigned byte, `NN` = number of
@@ -104,10 +104,9 @@ pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
     Ok(IdxImages { rows: dims[1] as usize, cols: dims[2] as usize, pixels })
 }
 
-/// Read a labels file (`idx1`, raw or gzip); every label must be a digit 0..=9.
+/// Read a labels file (`idx1`, raw or gzip): one `u8` class per item.
 pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
     let (_, labels) = read_file(path, Kind::Labels)?;
-    check_labels(&labels, path)?;
     Ok(labels)
 }
 
@@ -120,17 +119,7 @@ pub fn parse_images(bytes: &[u8], name: &Path) -> Result<IdxImages, DataError> {
 /// Parse a labels file held in memory (raw or gzip); `name` is used in error messages.
 pub fn parse_labels(bytes: &[u8], name: &Path) -> Result<Vec<u8>, DataError> {
     let (_, labels) = parse_bytes(bytes, name, Kind::Labels)?;
-    check_labels(&labels, name)?;
     Ok(labels)
-}
-
-fn check_labels(labels: &[u8], path: &Path) -> Result<(), DataError> {
-    match labels.iter().position(|&l| l > 9) {
-        Some(index) => {
-            Err(DataError::BadLabel { path: path.to_owned(), index, value: labels[index] })
-        }
-        None => Ok(()),
-    }
 }
 
 fn read_file(path: &Path, kind: Kind) -> Result<(Vec<u32>, Vec<u8>), DataError> {

@@ -94,10 +94,11 @@ fn dataset_scales_pixels_to_unit_interval_and_flattens() {
 fn load_dir_accepts_raw_or_gz_names_and_applies_limits() {
     for gz in [false, true] {
         let dir = mnist_dir(30, 20, gz);
-        let all = Mnist::load_dir(dir.path(), Limits::default()).unwrap();
+        let all = DataSplits::load_dir(dir.path(), Limits::default()).unwrap();
         assert_eq!((all.train.len(), all.test.len()), (30, 20));
-        assert_eq!(all.train.n_features(), 784);
-        let some = Mnist::load_dir(dir.path(), Limits { train: Some(7), test: Some(100) }).unwrap();
+        assert_eq!(all.train.input_size(), 784);
+        let some =
+            DataSplits::load_dir(dir.path(), Limits { train: Some(7), test: Some(100) }).unwrap();
         assert_eq!((some.train.len(), some.test.len()), (7, 20));
         assert_eq!(some.train.labels[..], all.train.labels[..7]);
     }
@@ -107,8 +108,8 @@ fn load_dir_accepts_raw_or_gz_names_and_applies_limits() {
 fn fingerprint_is_of_the_decoded_files_whatever_the_compression_and_limits() {
     let raw = mnist_dir(30, 20, false);
     let gz = mnist_dir(30, 20, true);
-    let a = Mnist::load_dir(raw.path(), Limits::default()).unwrap();
-    let b = Mnist::load_dir(gz.path(), Limits { train: Some(3), test: None }).unwrap();
+    let a = DataSplits::load_dir(raw.path(), Limits::default()).unwrap();
+    let b = DataSplits::load_dir(gz.path(), Limits { train: Some(3), test: None }).unwrap();
     assert!(a.source.fingerprint.starts_with("sha256:"), "{}", a.source.fingerprint);
     assert_eq!(a.source.fingerprint, b.source.fingerprint);
     assert!(a.source.same_data(&b.source));
@@ -119,15 +120,15 @@ fn fingerprint_is_of_the_decoded_files_whatever_the_compression_and_limits() {
     }
     assert_eq!(a.source.fingerprint, format!("sha256:{}", fetch::sha256_hex(&all)));
     let other = mnist_dir(30, 21, false);
-    let c = Mnist::load_dir(other.path(), Limits::default()).unwrap();
+    let c = DataSplits::load_dir(other.path(), Limits::default()).unwrap();
     assert_ne!(a.source.fingerprint, c.source.fingerprint);
-    assert_eq!(Mnist::embedded().unwrap().source.source, Location::Embedded);
+    assert_eq!(DataSplits::embedded().unwrap().source.source, Location::Embedded);
 }
 
 #[test]
 fn an_empty_split_is_refused_naming_its_file() {
     let dir = mnist_dir(30, 0, true);
-    let err = Mnist::load_dir(dir.path(), Limits::default()).unwrap_err();
+    let err = DataSplits::load_dir(dir.path(), Limits::default()).unwrap_err();
     assert!(matches!(err, DataError::NoExamples { .. }), "{err}");
     assert!(err.to_string().contains(TEST_IMAGES), "{err}");
 }
@@ -140,16 +141,16 @@ fn from_config_picks_dir_or_embedded() {
         train_limit: Some(4),
         test_limit: None,
     };
-    let m = Mnist::from_config(&config).unwrap();
+    let m = DataSplits::from_config(&config).unwrap();
     assert_eq!((m.train.len(), m.test.len()), (4, 10));
     let config = ebm_config::DataConfig { dir: None, train_limit: Some(50), test_limit: Some(5) };
-    let m = Mnist::from_config(&config).unwrap();
+    let m = DataSplits::from_config(&config).unwrap();
     assert_eq!((m.train.len(), m.test.len()), (50, 5));
 }
 
 #[test]
 fn embedded_subset_is_balanced_mnist() {
-    let m = Mnist::embedded().unwrap();
+    let m = DataSplits::embedded().unwrap();
     assert_eq!(m.train.images.dim(), (10_000, 784));
     assert_eq!(m.test.images.dim(), (2_000, 784));
     assert_eq!(m.train.class_counts(), [1000; 10]);
@@ -163,7 +164,7 @@ fn embedded_subset_is_balanced_mnist() {
 #[test]
 fn embedded_subset_matches_the_rule_on_the_real_files() {
     let Some(dir) = shared_mnist() else { return };
-    let m = Mnist::embedded().unwrap();
+    let m = DataSplits::embedded().unwrap();
     for (split, (iname, lname, per_class)) in [
         (TRAIN_IMAGES, TRAIN_LABELS, embedded::TRAIN_PER_CLASS),
         (TEST_IMAGES, TEST_LABELS, embedded::TEST_PER_CLASS),
@@ -193,7 +194,7 @@ fn full_mnist_reads_with_documented_counts() {
     let mut counts = [0usize; 10];
     labels.iter().for_each(|&l| counts[usize::from(l)] += 1);
     assert_eq!(counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
-    let m = Mnist::load_dir(&dir, Limits::default()).unwrap();
+    let m = DataSplits::load_dir(&dir, Limits::default()).unwrap();
     assert_eq!(m.test.images.dim(), (10_000, 784));
     // `zcat train-images... train-labels... t10k-images... t10k-labels... | sha256sum`
     assert_eq!(
@@ -291,17 +292,35 @@ fn huge_declared_dims_are_refused_without_allocating() {
 fn image_and_label_counts_must_match() {
     let dir = mnist_dir(5, 5, false);
     write(dir.path(), TEST_LABELS, &idx::encode_labels(&[1, 2, 3], false).unwrap());
-    let err = Mnist::load_dir(dir.path(), Limits::default()).unwrap_err();
+    let err = DataSplits::load_dir(dir.path(), Limits::default()).unwrap_err();
     assert!(matches!(err, DataError::CountMismatch { images: 5, labels: 3, .. }), "{err}");
     assert!(err.to_string().contains(TEST_LABELS));
 }
 
 #[test]
-fn label_above_nine_is_refused_with_index_and_value() {
+fn the_classes_are_the_labels_of_both_splits() {
+    // any u8 label is a class: 0 to 10 make eleven classes, whatever split holds the largest
     let bytes = idx::encode_labels(&[0, 9, 10, 3], true).unwrap();
-    let err = idx::parse_labels(&bytes, &p("lab")).unwrap_err();
-    assert!(matches!(err, DataError::BadLabel { index: 2, value: 10, .. }), "{err}");
-    assert_eq!(err.to_string(), "lab: label 2 is 10, expected 0..=9");
+    assert_eq!(idx::parse_labels(&bytes, &p("lab")).unwrap(), [0, 9, 10, 3]);
+    let dir = mnist_dir(5, 5, false);
+    write(dir.path(), TEST_LABELS, &idx::encode_labels(&[0, 1, 12, 2, 3], false).unwrap());
+    let data = DataSplits::load_dir(dir.path(), Limits { train: None, test: Some(2) }).unwrap();
+    assert_eq!((data.classes(), data.train.classes, data.test.classes), (13, 13, 13));
+    assert_eq!(data.train.class_counts().len(), 13);
+    let target = data.test.one_hot(crate::batch::Rows::Range(0), 2);
+    assert_eq!(target.dim(), (2, 13));
+    assert_eq!((target[(0, 0)], target[(1, 1)], target.sum()), (1.0, 1.0, 2.0));
+}
+
+#[test]
+fn training_and_test_images_of_other_shapes_are_refused() {
+    let dir = mnist_dir(5, 5, false);
+    write(dir.path(), TEST_IMAGES, &idx::encode_images(&images(5, 28, 27), false).unwrap());
+    let err = DataSplits::load_dir(dir.path(), Limits::default()).unwrap_err();
+    assert!(
+        matches!(err, DataError::ShapeMismatch { train: (28, 28), test: (28, 27), .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -332,16 +351,16 @@ fn directory_missing_and_unreadable_files_are_named() {
     let err = idx::read_images(&missing).unwrap_err();
     assert!(matches!(err, DataError::NotFound { .. }), "{err}");
     assert!(err.to_string().contains("nope"));
-    let err = Mnist::load_dir(&missing, Limits::default()).unwrap_err();
+    let err = DataSplits::load_dir(&missing, Limits::default()).unwrap_err();
     assert!(matches!(err, DataError::NotFound { .. }), "{err}");
-    let err = Mnist::load_dir(dir.path(), Limits::default()).unwrap_err();
+    let err = DataSplits::load_dir(dir.path(), Limits::default()).unwrap_err();
     assert!(matches!(&err, DataError::MissingFile { name, .. } if name == TRAIN_IMAGES), "{err}");
     // a directory under a standard name, the other three files being there
     let full = mnist_dir(3, 3, true);
     let images = full.path().join(format!("{TRAIN_IMAGES}.gz"));
     std::fs::remove_file(&images).unwrap();
     std::fs::create_dir(&images).unwrap();
-    let err = Mnist::load_dir(full.path(), Limits::default()).unwrap_err();
+    let err = DataSplits::load_dir(full.path(), Limits::default()).unwrap_err();
     assert!(matches!(err, DataError::IsDirectory { .. }), "{err}");
 }
 

@@ -1,6 +1,7 @@
-//! `Dataset` (images as an `(n, pixels)` f32 matrix in [0, 1], labels 0..=9) and `Mnist` (a
-//! train and a test set), loaded from a directory of the four standard files, from the embedded
-//! subset, or as the configuration's `data` section says.
+//! `Dataset` (images as an `(n, pixels)` f32 matrix in [0, 1], integer labels) and `DataSplits`
+//! (a train and a test set and where they came from), loaded from a directory of the four
+//! standard IDX files (MNIST's names; any image size and number of classes), from the embedded
+//! MNIST subset, or as the configuration's `data` section says.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use super::DataError;
 use super::embedded;
 use super::idx::{self, IdxImages};
 use super::source::{DataSource, Fingerprint, Location};
+use crate::batch::Rows;
 
 /// The standard training images file name (raw; a `.gz` suffix is accepted too).
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
@@ -28,8 +30,13 @@ pub const MNIST_FILES: [&str; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TES
 pub struct Dataset {
     /// images: (n, rows * cols), pixel / 255 in [0, 1]; (n, 784) for MNIST.
     pub images: Array2<f32>,
-    /// labels: (n,), digits 0..=9.
+    /// labels: (n,), classes `0..classes`.
     pub labels: Vec<u8>,
+    /// Number of classes (one output unit each): one more than the largest label of the data
+    /// set's splits (10 for MNIST).
+    pub classes: usize,
+    /// Rows and columns of an image (28 x 28 for MNIST).
+    pub image_shape: (usize, usize),
 }
 
 impl Dataset {
@@ -54,8 +61,11 @@ impl Dataset {
         let d = images.pixels_per_image();
         let pixels: Vec<f32> =
             images.pixels[..n * d].iter().map(|&p| f32::from(p) / 255.0).collect();
+        let image_shape = (images.rows, images.cols);
         let images = Array2::from_shape_vec((n, d), pixels).expect("n * d pixels");
-        Ok(Self { images, labels: labels[..n].to_vec() })
+        let labels = labels[..n].to_vec();
+        let classes = labels.iter().max().map_or(0, |&l| usize::from(l) + 1);
+        Ok(Self { images, labels, classes, image_shape })
     }
 
     /// Number of examples.
@@ -69,17 +79,35 @@ impl Dataset {
     }
 
     /// Inputs per example (784 for MNIST).
-    pub fn n_features(&self) -> usize {
+    pub fn input_size(&self) -> usize {
         self.images.ncols()
     }
 
-    /// Examples per class, indexed by digit.
-    pub fn class_counts(&self) -> [usize; 10] {
-        let mut counts = [0; 10];
+    /// Examples per class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.classes];
         for &l in &self.labels {
             counts[usize::from(l)] += 1;
         }
         counts
+    }
+
+    /// The one-hot targets of `rows` (Eq 3.3's `d`): `out` is `(rows, classes)`, 1 at each
+    /// example's label and 0 elsewhere.
+    pub fn one_hot_into(&self, rows: Rows<'_>, out: &mut Array2<f32>) {
+        out.fill(0.0);
+        for b in 0..out.nrows() {
+            if let Some(v) = out.get_mut((b, usize::from(self.labels[rows.row(b)]))) {
+                *v = 1.0;
+            }
+        }
+    }
+
+    /// The one-hot targets of `rows` as a new `(n, classes)` array.
+    pub fn one_hot(&self, rows: Rows<'_>, n: usize) -> Array2<f32> {
+        let mut out = Array2::zeros((n, self.classes));
+        self.one_hot_into(rows, &mut out);
+        out
     }
 }
 
@@ -99,9 +127,9 @@ impl Limits {
     }
 }
 
-/// MNIST: a training and a test set, and where they came from.
+/// A data set's training and test splits, and where they came from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Mnist {
+pub struct DataSplits {
     /// The training set.
     pub train: Dataset,
     /// The test set.
@@ -121,22 +149,39 @@ struct Files {
 }
 
 impl Files {
-    fn into_mnist(self, location: Location, limits: Limits) -> Result<Mnist, DataError> {
+    fn into_mnist(self, location: Location, limits: Limits) -> Result<DataSplits, DataError> {
         let mut fingerprint = Fingerprint::default();
         fingerprint.images(&self.train_images);
         fingerprint.labels(&self.train_labels);
         fingerprint.images(&self.test_images);
         fingerprint.labels(&self.test_labels);
         let [ti, tl, si, sl] = &self.paths;
-        let train =
+        let mut train =
             Dataset::from_idx(&self.train_images, &self.train_labels, limits.train, ti, tl)?;
-        let test = Dataset::from_idx(&self.test_images, &self.test_labels, limits.test, si, sl)?;
+        let mut test =
+            Dataset::from_idx(&self.test_images, &self.test_labels, limits.test, si, sl)?;
         for (set, path) in [(&train, ti), (&test, si)] {
             if set.is_empty() {
                 return Err(DataError::NoExamples { path: path.clone() });
             }
         }
-        Ok(Mnist {
+        if (train.image_shape, train.input_size()) != (test.image_shape, test.input_size()) {
+            return Err(DataError::ShapeMismatch {
+                train_path: ti.clone(),
+                train: train.image_shape,
+                test_path: si.clone(),
+                test: test.image_shape,
+            });
+        }
+        // The classes of the whole data set (both splits, before the limits).
+        let classes = [&self.train_labels, &self.test_labels]
+            .iter()
+            .flat_map(|l| l.iter().max())
+            .max()
+            .map_or(0, |&l| usize::from(l) + 1);
+        train.classes = classes;
+        test.classes = classes;
+        Ok(DataSplits {
             train,
             test,
             source: DataSource { source: location, fingerprint: fingerprint.finish() },
@@ -144,7 +189,17 @@ impl Files {
     }
 }
 
-impl Mnist {
+impl DataSplits {
+    /// Number of classes (labels `0..classes`).
+    pub fn classes(&self) -> usize {
+        self.train.classes
+    }
+
+    /// Inputs per example (pixels per image).
+    pub fn input_size(&self) -> usize {
+        self.train.input_size()
+    }
+
     /// The embedded class-balanced subset (10,000 training and 2,000 test digits; see
     /// `crates/trainer/data/mini-mnist/README.md`).
     pub fn embedded() -> Result<Self, DataError> {
