@@ -7,9 +7,12 @@
 //! experiment and the output. It is plain data: serde with `deny_unknown_fields`, TOML on disk,
 //! defaults on every field.
 //!
-//! A config reaches the numerical crates only as a [`ValidConfig`], made once at the edge by
-//! [`Config::validate`]; inner code never re-checks a value (the linfa "parameter guard"
-//! pattern).
+//! Each section lives in its own file (`section/`) beside its own check, and choices are serde
+//! enums (an unknown value is refused while parsing, naming the choices). A config reaches the
+//! numerical crates only as a [`ValidConfig`], made once at the edge by [`Config::validate`]
+//! (every section) or [`Config::validate_sections`] (the sections a command uses, so a bad
+//! `[stdp]` value does not stop `ebm train`); inner code never re-checks a value (the linfa
+//! "parameter guard" pattern).
 //!
 //! ```
 //! use ebm_config::{Config, ConfigSource, Preset};
@@ -21,21 +24,24 @@
 //! assert_eq!(config.model.layers, vec![784, 500, 10]);
 //! ```
 
+mod check;
 mod config;
 mod error;
 mod load;
 mod presets;
+mod section;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
-pub use config::{
-    BetaSign, Config, CostKind, DataConfig, DataOrder, DynamicsConfig, GradcheckConfig, Kernels,
-    LearningRule, ModelConfig, OutputConfig, PropagateConfig, RelaxStepsConfig, RhoConfig, RhoKind,
-    Schedule, StdpConfig, TrainingConfig, UpdateRuleKind,
-};
+pub use config::Config;
 pub use error::{ConfigError, FieldError};
 pub use load::{ConfigSource, KeyChange};
 pub use presets::Preset;
-pub use validate::ValidConfig;
+pub use section::{
+    BetaSign, CostKind, DataConfig, DataOrder, Derivative, DynamicsConfig, GradcheckConfig,
+    Kernels, LearningRule, ModelConfig, OutputConfig, PropagateConfig, RelaxStepsConfig, RhoConfig,
+    RhoKind, Schedule, SpikeModel, StdpConfig, TrainingConfig, UpdateRuleKind,
+};
+pub use validate::{Section, ValidConfig};

@@ -2,7 +2,7 @@
 //! code's variant of the first, and a quick run on the embedded subset. Each is
 //! `Config::default()` (the paper's 784-500-10 setting) with its own changes.
 
-use crate::config::{BetaSign, Config, CostKind, DataOrder, Schedule};
+use crate::{BetaSign, Config, CostKind, DataOrder, Schedule};
 
 /// A named starting configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -115,6 +115,30 @@ fn validation_names_fields_and_values() {
 }
 
 #[test]
+fn a_command_checks_only_the_sections_it_uses() {
+    let mut c = Config::default();
+    c.stdp.window = 0;
+    c.gradcheck.betas.clear();
+    let err = c.clone().validate().unwrap_err().to_string();
+    assert!(err.contains("stdp.window = 0") && err.contains("gradcheck.betas is empty"), "{err}");
+    // training does not read [stdp] or [gradcheck]: their bad values do not stop it
+    assert!(c.clone().validate_sections(&Section::TRAIN).is_ok());
+    let err = c.validate_sections(&[Section::Stdp]).unwrap_err().to_string();
+    assert!(err.contains("stdp.window") && !err.contains("gradcheck"), "{err}");
+}
+
+#[test]
+fn choices_are_enums_checked_by_serde_naming_the_choices() {
+    let err = Config::from_toml_str("[stdp]\nspike_model = \"gauss\"\n", "c.toml").unwrap_err();
+    let err = err.to_string();
+    assert!(err.contains("stdp.spike_model") && err.contains("expected `bernoulli` or `poisson`"), "{err}");
+    let err = Config::from_toml_str("[stdp]\nderivative = \"left\"\n", "c.toml").unwrap_err();
+    assert!(err.to_string().contains("expected one of `central`, `forward`, `backward`"), "{err}");
+    let c = Config::from_toml_str("[stdp]\nspike_model = \"poisson\"\n", "c.toml").unwrap();
+    assert_eq!(c.stdp.spike_model, crate::SpikeModel::Poisson);
+}
+
+#[test]
 fn paper_rho_condition_is_expressible() {
     let mut c = Config::default();
     c.model.rho.beta1 = -0.5;

@@ -11,12 +11,4 @@ pub enum SpikesError {
         /// The entry after it.
         next: u32,
     },
-    /// A named setting with a value the crate does not know.
-    #[error("unknown {setting} `{value}`")]
-    UnknownSetting {
-        /// Which setting (e.g. `stdp.derivative`).
-        setting: &'static str,
-        /// The value given.
-        value: String,
-    },
 }

@@ -12,12 +12,12 @@ use rayon::prelude::*;
 
 use crate::lanes::{lane_times, windowed_counts};
 use crate::pairing::for_each_pair;
-use crate::rates::{Derivative, Generator, Voltages};
+use crate::rates::{Derivative, Generator, Slope, Voltages};
 use crate::report::{Curve, Example, Figure4, Figure5, MeanSqDs, Report, SchemeAgreement};
 use crate::rng::{Stream, stream};
 use crate::stats::{linear_fit, pearson};
-use crate::train::{SpikeModel, bernoulli_lanes, threshold};
-use crate::{Scheme, SpikeTrain, SpikesError, StdpKernel};
+use crate::train::{SpikeModel, SpikeProbability, bernoulli_lanes, threshold};
+use crate::{Scheme, SpikeTrain, StdpKernel};
 
 /// Number of rules in Figure 4: rate (Eq 3.18), spike (Eq 4.1), NN-STDP.
 const RULES: usize = 3;
@@ -67,16 +67,16 @@ pub struct SequenceStats {
 
 impl Experiment {
     /// The experiment of `config.stdp` with `config.seed` and `config.model.rho`.
-    pub fn new(config: &ValidConfig) -> Result<Self, SpikesError> {
+    pub fn new(config: &ValidConfig) -> Self {
         let s = &config.stdp;
-        Ok(Self {
+        Self {
             seed: config.seed,
             sequences: s.sequences,
             steps: s.steps,
             trains: s.trains,
             window: s.window,
             spike_scale: s.spike_scale,
-            model: s.spike_model.parse()?,
+            model: s.spike_model,
             kernel: StdpKernel::from_config(s),
             generator: Generator {
                 smoothing: s.smoothing,
@@ -87,11 +87,11 @@ impl Experiment {
                 epsilon: s.epsilon,
                 burn_in: s.burn_in,
             },
-            derivative: s.derivative.parse()?,
+            derivative: s.derivative,
             learning_rate: s.learning_rate,
             fig5_bins: s.fig5_bins,
             rho: Rho::from_config(&config.model.rho),
-        })
+        }
     }
 
     /// Run every sequence (in parallel) and combine them in order.

@@ -40,7 +40,9 @@ pub use error::SpikesError;
 pub use experiment::{Experiment, RULE_NAMES, SCHEME_TRAINS, SequenceStats};
 pub use kernel::StdpKernel;
 pub use pairing::{Pair, Scheme, for_each_pair, pairs, windowed_nearest};
-pub use rates::{Derivative, Generator, Voltages};
+pub use rates::{Derivative, Generator, Slope, Voltages};
 pub use report::{Curve, Example, Figure4, Figure5, MeanSqDs, Report, SchemeAgreement};
 pub use stats::{linear_fit, pearson};
-pub use train::{SpikeModel, SpikeTrain, bernoulli, bernoulli_lanes, sample_train, threshold};
+pub use train::{
+    SpikeModel, SpikeProbability, SpikeTrain, bernoulli, bernoulli_lanes, sample_train, threshold,
+};

@@ -13,13 +13,11 @@
 //!
 //! Every voltage starts at rest (0) and runs `burn_in` steps before it is recorded.
 
-use std::str::FromStr;
-
 use ebm_core::Rho;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-use crate::SpikesError;
+pub use ebm_config::Derivative;
 
 /// Parameters of the rate-sequence generator (from `StdpConfig`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -94,40 +92,19 @@ impl Generator {
     }
 }
 
-/// The estimate of ds/dt at step `t` from the sampled voltage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Derivative {
-    /// `(s_(t+1) - s_(t-1)) / 2`.
-    #[default]
-    Central,
-    /// `s_(t+1) - s_t`.
-    Forward,
-    /// `s_t - s_(t-1)`.
-    Backward,
-}
-
-impl FromStr for Derivative {
-    type Err = SpikesError;
-    fn from_str(s: &str) -> Result<Self, SpikesError> {
-        match s {
-            "central" => Ok(Self::Central),
-            "forward" => Ok(Self::Forward),
-            "backward" => Ok(Self::Backward),
-            other => {
-                Err(SpikesError::UnknownSetting { setting: "stdp.derivative", value: other.into() })
-            }
-        }
-    }
-}
-
-impl Derivative {
+/// How a [`Derivative`] estimates ds/dt from a sampled voltage.
+pub trait Slope {
     /// ds/dt at index `t` of `s` (needs `1 <= t < s.len() - 1`).
+    fn at(self, s: &[f64], t: usize) -> f64;
+}
+
+impl Slope for Derivative {
     #[inline]
-    pub fn at(self, s: &[f64], t: usize) -> f64 {
+    fn at(self, s: &[f64], t: usize) -> f64 {
         match self {
-            Self::Central => 0.5 * (s[t + 1] - s[t - 1]),
-            Self::Forward => s[t + 1] - s[t],
-            Self::Backward => s[t] - s[t - 1],
+            Derivative::Central => 0.5 * (s[t + 1] - s[t - 1]),
+            Derivative::Forward => s[t + 1] - s[t],
+            Derivative::Backward => s[t] - s[t - 1],
         }
     }
 }

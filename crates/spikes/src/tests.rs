@@ -8,8 +8,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::rng::{Stream, stream};
 use crate::{
-    Derivative, Experiment, Pair, Scheme, SpikeModel, SpikeTrain, StdpKernel, bernoulli_lanes,
-    pairs, threshold, windowed_nearest,
+    Derivative, Experiment, Pair, Scheme, Slope, SpikeModel, SpikeProbability, SpikeTrain,
+    StdpKernel, bernoulli_lanes, pairs, threshold, windowed_nearest,
 };
 
 fn train(times: &[u32]) -> SpikeTrain {
@@ -157,7 +157,7 @@ fn small_config() -> ebm_config::ValidConfig {
 
 #[test]
 fn experiment_is_independent_of_thread_count() {
-    let e = Experiment::new(&small_config()).unwrap();
+    let e = Experiment::new(&small_config());
     let run = |threads| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         format!("{:?}", pool.install(|| e.run()))
@@ -168,7 +168,7 @@ fn experiment_is_independent_of_thread_count() {
 #[test]
 fn experiment_report_is_consistent() {
     let config = small_config();
-    let e = Experiment::new(&config).unwrap();
+    let e = Experiment::new(&config);
     let r = e.run();
     let f = &r.fig4;
     assert_eq!(f.dt.len(), 41);

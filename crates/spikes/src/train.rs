@@ -6,9 +6,9 @@
 //! bit-sliced comparison of uniform numbers against `p` decides them with about 8 random words
 //! instead of 64.
 
-use std::str::FromStr;
-
 use rand::{Rng, RngCore};
+
+pub use ebm_config::SpikeModel;
 
 use crate::SpikesError;
 
@@ -49,39 +49,19 @@ impl SpikeTrain {
     }
 }
 
-/// How a rate becomes a spike probability per step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SpikeModel {
-    /// `p = clamp(c rate, 0, 1)`: the paper's "probability proportional to the rate".
-    #[default]
-    Bernoulli,
-    /// Inhomogeneous Poisson process of intensity `lambda = c rate` per step, at most one spike
-    /// per step: `p = 1 - exp(-lambda)`.
-    Poisson,
-}
-
-impl FromStr for SpikeModel {
-    type Err = SpikesError;
-    fn from_str(s: &str) -> Result<Self, SpikesError> {
-        match s {
-            "bernoulli" => Ok(Self::Bernoulli),
-            "poisson" => Ok(Self::Poisson),
-            other => Err(SpikesError::UnknownSetting {
-                setting: "stdp.spike_model",
-                value: other.into(),
-            }),
-        }
-    }
-}
-
-impl SpikeModel {
+/// How a [`SpikeModel`] turns a rate into a spike probability per step.
+pub trait SpikeProbability {
     /// Probability of a spike in one step at `rate` (`rho(s)`) with constant `scale` (c).
+    fn probability(self, scale: f64, rate: f64) -> f64;
+}
+
+impl SpikeProbability for SpikeModel {
     #[inline]
-    pub fn probability(self, scale: f64, rate: f64) -> f64 {
+    fn probability(self, scale: f64, rate: f64) -> f64 {
         let lambda = scale * rate;
         match self {
-            Self::Bernoulli => lambda.clamp(0.0, 1.0),
-            Self::Poisson => (1.0 - (-lambda.max(0.0)).exp()).clamp(0.0, 1.0),
+            SpikeModel::Bernoulli => lambda.clamp(0.0, 1.0),
+            SpikeModel::Poisson => (1.0 - (-lambda.max(0.0)).exp()).clamp(0.0, 1.0),
         }
     }
 }

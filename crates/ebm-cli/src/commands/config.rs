@@ -1,6 +1,6 @@
 //! `ebm config show|check|presets`.
 
-use ebm_config::Preset;
+use ebm_config::{Preset, Section};
 
 use crate::cli::{ConfigCommand, GlobalOpts};
 
@@ -8,12 +8,12 @@ use crate::cli::{ConfigCommand, GlobalOpts};
 pub fn run(cmd: &ConfigCommand, global: &GlobalOpts) -> anyhow::Result<()> {
     match cmd {
         ConfigCommand::Show => {
-            let config = super::load(global)?;
+            let config = super::load(global, &Section::ALL)?;
             crate::say!("{}", config.to_toml_string().trim_end())?;
         }
         ConfigCommand::Check => {
             let source = super::source(global)?;
-            super::load(global)?;
+            super::load(global, &Section::ALL)?;
             crate::say!("ok: {}", source.describe())?;
         }
         ConfigCommand::Presets => {

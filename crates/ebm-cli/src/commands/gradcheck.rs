@@ -4,7 +4,7 @@
 //! MNIST inputs (the embedded subset unless `--data`); see `docs/gradient.md`.
 
 use anyhow::{Result, bail};
-use ebm_config::Schedule;
+use ebm_config::{Schedule, Section};
 use ebm_core::argmax_rows;
 use ebm_core::convergence::{StepsRow, steps_to_residual};
 use ebm_core::gradcheck::{
@@ -60,7 +60,7 @@ struct Headline {
 
 /// `ebm gradcheck`: writes `summary.json`, `metrics.csv` and `cosine-*.svg`.
 pub fn run(args: &GradcheckArgs, global: &GlobalOpts) -> Result<()> {
-    let config = super::load(global)?;
+    let config = super::load(global, &[Section::Gradcheck, Section::Training, Section::Data])?;
     let out = OutDir::fresh(&results_dir(global, &config, "gradcheck"), global.force)?;
     let mnist = super::train::load_data(args.data.as_deref(), &config)?;
     let data = mnist.source.to_string();
@@ -265,7 +265,7 @@ struct StepsOutRow {
 
 /// `ebm relax-steps`: writes `summary.json` and `metrics.csv`.
 pub fn relax_steps(args: &RelaxStepsArgs, global: &GlobalOpts) -> Result<()> {
-    let config = super::load(global)?;
+    let config = super::load(global, &[Section::RelaxSteps, Section::Model, Section::Data])?;
     let out = OutDir::fresh(&results_dir(global, &config, "relax-steps"), global.force)?;
     let mnist = super::train::load_data(args.data.as_deref(), &config)?;
     let data = mnist.source.to_string();

@@ -9,7 +9,7 @@ mod propagate;
 mod stdp;
 mod train;
 
-use ebm_config::{ConfigSource, ValidConfig};
+use ebm_config::{ConfigSource, Section, ValidConfig};
 
 use crate::cli::{Cli, Command, GlobalOpts};
 
@@ -48,11 +48,12 @@ pub fn overrides(global: &GlobalOpts) -> Vec<String> {
     overrides
 }
 
-/// Load and validate the effective configuration.
-pub fn load(global: &GlobalOpts) -> anyhow::Result<ValidConfig> {
+/// Load the effective configuration and validate the `sections` the command uses (a bad value
+/// in another section does not stop it).
+pub fn load(global: &GlobalOpts, sections: &[Section]) -> anyhow::Result<ValidConfig> {
     let source = source(global)?;
     let config = source.load()?;
-    let valid = config.validate().map_err(|e| match e {
+    let valid = config.validate_sections(sections).map_err(|e| match e {
         ebm_config::ConfigError::Invalid { errors, .. } => {
             ebm_config::ConfigError::Invalid { origin: Some(source.describe()), errors }
         }

@@ -9,6 +9,8 @@ use ebm_config::UpdateRuleKind;
 use ebm_core::analysis::{FixedPoint, PropagateRow, PropagateSettings, early_inference};
 use serde::Serialize;
 
+use ebm_config::Section;
+
 use crate::cli::GlobalOpts;
 use crate::output::{OutDir, results_dir};
 use crate::plot::{self, Chart, Series};
@@ -35,7 +37,7 @@ struct Headline {
 
 /// Run the experiment and write `summary.json`, `metrics.csv` and the plot.
 pub fn run(global: &GlobalOpts) -> Result<()> {
-    let config = super::load(global)?;
+    let config = super::load(global, &[Section::Propagate])?;
     let out = OutDir::fresh(&results_dir(global, &config, "propagate"), global.force)?;
     let main = PropagateSettings::from_config(&config.propagate);
     let projected = PropagateSettings { rule: UpdateRuleKind::ProjectedGradient, ..main.clone() };

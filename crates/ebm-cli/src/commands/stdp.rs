@@ -8,20 +8,22 @@ use std::time::Instant;
 use serde_json::json;
 use spikes::{Experiment, Report};
 
+use ebm_config::Section;
+
 use crate::cli::{GlobalOpts, StdpArgs};
 use crate::output::OutDir;
 use crate::plot::{self, Chart, Series, Style};
 
 /// Run the experiment and write its results.
 pub fn run(_args: &StdpArgs, global: &GlobalOpts) -> anyhow::Result<()> {
-    let config = super::load(global)?;
+    let config = super::load(global, &[Section::Stdp, Section::Model])?;
     let out_path = global
         .out
         .clone()
         .or_else(|| config.output.dir.clone())
         .unwrap_or_else(|| PathBuf::from("results/stdp"));
     let out = OutDir::fresh(&out_path, global.force)?;
-    let experiment = Experiment::new(&config)?;
+    let experiment = Experiment::new(&config);
     let s = &config.stdp;
     tracing::info!(
         "stdp: {} sequences x {} steps x {} trains, seed {}",

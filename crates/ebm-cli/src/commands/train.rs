@@ -14,6 +14,8 @@ use trainer::provenance::{Process, Provenance};
 use trainer::run::{EpochMetrics, Observer, TrainState};
 use trainer::{DataSplits, Limits, Location, Outcome};
 
+use ebm_config::Section;
+
 use crate::cli::{GlobalOpts, TrainArgs};
 use crate::logging::progress_enabled;
 use crate::output::{Interrupted, OutDir, UserError, error_line, results_dir};
@@ -329,7 +331,7 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
     let (mut state, out, data) = match &args.resume {
         Some(dir) => resume(args, global, dir)?,
         None => {
-            let config = super::load(global)?;
+            let config = super::load(global, &Section::TRAIN)?;
             let data = load_data(args.data.as_deref(), &config)?;
             check_memory(&config, &data)?;
             let out = OutDir::fresh(&results_dir(global, &config, "train"), global.force)?;
