@@ -131,7 +131,10 @@ fn a_command_checks_only_the_sections_it_uses() {
 fn choices_are_enums_checked_by_serde_naming_the_choices() {
     let err = Config::from_toml_str("[stdp]\nspike_model = \"gauss\"\n", "c.toml").unwrap_err();
     let err = err.to_string();
-    assert!(err.contains("stdp.spike_model") && err.contains("expected `bernoulli` or `poisson`"), "{err}");
+    assert!(
+        err.contains("stdp.spike_model") && err.contains("expected `bernoulli` or `poisson`"),
+        "{err}"
+    );
     let err = Config::from_toml_str("[stdp]\nderivative = \"left\"\n", "c.toml").unwrap_err();
     assert!(err.to_string().contains("expected one of `central`, `forward`, `backward`"), "{err}");
     let c = Config::from_toml_str("[stdp]\nspike_model = \"poisson\"\n", "c.toml").unwrap();

@@ -23,12 +23,11 @@
 //! assert!(r.converged);
 //! ```
 
-pub mod analysis;
-pub mod convergence;
+pub mod backprop;
 mod dynamics;
 pub mod energy;
 mod error;
-pub mod gradcheck;
+pub mod experiments;
 pub mod gradient;
 pub mod kernels;
 mod net;

@@ -5,8 +5,10 @@ use ndarray::{Array2, array};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::analysis::{FixedPoint, PropagateSettings, early_inference};
 use crate::energy::{self, Output};
+use crate::experiments::gradcheck::{self, NetLabel, Nudging};
+use crate::experiments::propagate::{FixedPoint, Quantity, Sweep, early_inference};
+use crate::experiments::relax_steps;
 use crate::*;
 
 fn rng(seed: u64) -> ChaCha8Rng {
@@ -265,8 +267,8 @@ fn nonfinite_states_are_reported_with_their_layer() {
     assert!(matches!(err, Err(CoreError::NonFiniteState { step: 1, .. })), "{err:?}");
 }
 
-fn small_settings(rule: UpdateRuleKind, scale: f64, beta1: f64) -> PropagateSettings {
-    PropagateSettings {
+fn small_settings(rule: UpdateRuleKind, scale: f64, beta1: f64) -> Sweep {
+    Sweep {
         hidden_layers: vec![1, 2, 3],
         input_size: 12,
         hidden_size: 10,
@@ -288,7 +290,7 @@ fn early_inference_is_backprop_inside_the_linear_region() {
     assert_eq!(rows.len(), 2 * (2 + 3 + 4) * 2);
     for r in &rows {
         assert_eq!(r.fixed_point, FixedPoint::Interior, "{r:?}");
-        if r.quantity == "state" {
+        if r.quantity == Quantity::State {
             assert!(r.cosine >= 0.999, "{r:?}");
             assert!((r.norm_ratio - 1.0).abs() <= 0.01, "{r:?}");
         } else if r.layer == r.hidden_layers {
@@ -553,9 +555,9 @@ fn centred_ep_with_small_beta_matches_the_true_gradient() {
     let centred = gradient::ep_estimate(&net, &nudged(beta), &nudged(-beta), 2.0 * beta);
     let one_sided = gradient::ep_estimate(&net, &nudged(beta), &fixed, beta);
     for k in 0..net.depth() {
-        let (c, r) = analysis::compare_flat(&centred.layer(k), &truth.grad.layer(k));
+        let (c, r) = crate::backprop::compare_flat(&centred.layer(k), &truth.grad.layer(k));
         assert!(c > 1.0 - 1e-8 && (r - 1.0).abs() < 1e-4, "centred layer {k}: {c} {r}");
-        let (c, r) = analysis::compare_flat(&one_sided.layer(k), &truth.grad.layer(k));
+        let (c, r) = crate::backprop::compare_flat(&one_sided.layer(k), &truth.grad.layer(k));
         assert!(c > 0.999 && (r - 1.0).abs() < 1e-2, "one-sided layer {k}: {c} {r}");
     }
 }
@@ -574,27 +576,29 @@ fn gradcheck_batch(batch: usize, r: &mut ChaCha8Rng) -> (Array2<f64>, Array2<f64
 #[test]
 fn gradient_fidelity_experiment_shows_centred_accuracy_and_one_sided_bias() {
     let (x, target) = gradcheck_batch(6, &mut rng(51));
-    let settings = gradcheck::GradcheckSettings {
+    let settings = ebm_config::GradcheckConfig {
         hidden_layers: vec![1, 2],
         hidden_size: 8,
         betas: vec![1e-3, 0.1, 1.0],
         weight_scale: 0.7,
         tolerance: 1e-12,
         max_steps: 100_000,
-        dynamics: Dynamics::projected(1.0).with_schedule(Schedule::Alternating),
-        cost: CostKind::HalfSquared,
+        epsilon: 1.0,
+        schedule: Schedule::Alternating,
+        ..Default::default()
     };
+    let half = CostKind::HalfSquared;
     let (rows, depths) =
-        gradcheck::gradient_fidelity(&settings, x.view(), target.view(), 3).unwrap();
+        gradcheck::gradient_fidelity(&settings, half, x.view(), target.view(), 3).unwrap();
     assert_eq!(rows.len(), (2 + 3) * 3 * 2);
     assert!(depths.iter().all(|d| d.free_residual <= 1e-12));
     for r in &rows {
-        if r.beta == 1e-3 && r.nudging == "centred" {
+        if r.beta == 1e-3 && r.nudging == Nudging::Centred {
             assert!(r.cosine > 0.9999 && (r.norm_ratio - 1.0).abs() < 1e-3, "{r:?}");
         }
     }
     // The one-sided bias grows with beta: the relative error at beta 1 exceeds that at 1e-3.
-    let err = |h: usize, k: usize, beta: f64, nudging: &str| {
+    let err = |h: usize, k: usize, beta: f64, nudging: Nudging| {
         rows.iter()
             .find(|r| {
                 r.hidden_layers == h && r.layer == k && r.beta == beta && r.nudging == nudging
@@ -604,9 +608,10 @@ fn gradient_fidelity_experiment_shows_centred_accuracy_and_one_sided_bias() {
     };
     for h in [1, 2] {
         for k in 0..=h {
-            assert!(err(h, k, 1.0, "one-sided") > err(h, k, 1e-3, "one-sided"));
+            let one_sided = Nudging::OneSided;
+            assert!(err(h, k, 1.0, one_sided) > err(h, k, 1e-3, one_sided));
             // Centred nudging removes the first-order bias.
-            assert!(err(h, k, 1e-3, "centred") < 0.1 * err(h, k, 1e-3, "one-sided"));
+            assert!(err(h, k, 1e-3, Nudging::Centred) < 0.1 * err(h, k, 1e-3, one_sided));
         }
     }
 }
@@ -621,24 +626,24 @@ fn gradient_fidelity_of_a_given_net_labels_its_rows_and_checks_shapes() {
     let net = net32.cast::<f64>();
     assert_eq!(net.sizes(), net32.sizes());
     assert_eq!(net.weights[0][(3, 5)], f64::from(net32.weights[0][(3, 5)]));
-    let settings = gradcheck::GradcheckSettings {
-        hidden_layers: vec![],
-        hidden_size: 0,
+    let settings = ebm_config::GradcheckConfig {
         betas: vec![1e-4],
-        weight_scale: 1.0,
         tolerance: 1e-12,
         max_steps: 100_000,
-        dynamics: Dynamics::projected(1.0).with_schedule(Schedule::Alternating),
-        cost: CostKind::HalfSquared,
+        epsilon: 1.0,
+        schedule: Schedule::Alternating,
+        ..Default::default()
     };
+    let half = CostKind::HalfSquared;
+    let trained = || NetLabel::Given("trained".to_owned());
     let (rows, depth) =
-        gradcheck::gradient_fidelity_of(&settings, "trained", &net, x.view(), target.view())
+        gradcheck::gradient_fidelity_of(&settings, half, trained(), &net, x.view(), target.view())
             .unwrap();
-    assert_eq!((depth.net.as_str(), depth.hidden_layers), ("trained", 1));
+    assert_eq!((depth.net.name(), depth.hidden_layers), ("trained", 1));
     assert_eq!(rows.len(), 2 * 2);
     for row in &rows {
-        assert_eq!(row.net, "trained");
-        if row.nudging == "centred" {
+        assert_eq!(row.net, trained());
+        if row.nudging == Nudging::Centred {
             assert!(row.cosine > 0.9999, "{row:?}");
         }
     }
@@ -648,14 +653,15 @@ fn gradient_fidelity_of_a_given_net_labels_its_rows_and_checks_shapes() {
     clipped.weights[1].fill(0.0);
     clipped.biases[1] = ndarray::arr1(&[2.0, -2.0, -2.0, -2.0]);
     let costly =
-        gradcheck::costly_examples(&settings, &clipped, x.view(), target.view(), 10).unwrap();
+        gradcheck::costly_examples(&settings, half, &clipped, x.view(), target.view(), 10).unwrap();
     assert_eq!(costly, vec![1, 2, 3]);
     let costly =
-        gradcheck::costly_examples(&settings, &clipped, x.view(), target.view(), 2).unwrap();
+        gradcheck::costly_examples(&settings, half, &clipped, x.view(), target.view(), 2).unwrap();
     assert_eq!(costly, vec![1, 2]);
     let wrong = Array2::zeros((4, 3));
-    let err = gradcheck::gradient_fidelity_of(&settings, "trained", &net, x.view(), wrong.view())
-        .unwrap_err();
+    let err =
+        gradcheck::gradient_fidelity_of(&settings, half, trained(), &net, x.view(), wrong.view())
+            .unwrap_err();
     assert!(err.to_string().contains("`trained`"), "{err}");
 }
 
@@ -663,7 +669,7 @@ fn gradient_fidelity_of_a_given_net_labels_its_rows_and_checks_shapes() {
 fn both_schedules_count_steps_to_the_same_fixed_point() {
     let (net, x, _) = mid_range_net(&[10, 8, 8, 8, 4], 5, 61);
     let choices = [(Schedule::Synchronous, 0.5), (Schedule::Alternating, 1.0)];
-    let out = convergence::steps_to_residual(&net, x.view(), &choices, 1e-10, 10_000).unwrap();
+    let out = relax_steps::steps_to_residual(&net, x.view(), &choices, 1e-10, 10_000).unwrap();
     for (row, states) in &out {
         assert!(row.converged && row.residual <= 1e-10, "{row:?}");
         let dynamics = Dynamics::projected(0.5);

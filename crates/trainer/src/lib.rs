@@ -5,6 +5,7 @@
 //! - [`ep`]: one minibatch of equilibrium propagation (free phase, the nudging plan's
 //!   trajectories, the update of a [`ep::rules::LearningRule`]: contrastive, temporal, spiking
 //!   or a caller's own).
+//! - [`experiments`]: gradient fidelity and steps to a fixed point on a data set's examples.
 //! - [`batch`], [`rng`], [`schedule`]: a minibatch's rows, the random streams, the learning
 //!   rates.
 //! - [`evaluate`](mod@evaluate): the free phase over a whole dataset.
@@ -22,6 +23,7 @@ pub mod data;
 pub mod ep;
 mod error;
 pub mod evaluate;
+pub mod experiments;
 pub mod io;
 mod npz;
 pub mod provenance;

@@ -6,6 +6,7 @@ mod data;
 mod eval;
 mod gradcheck;
 mod propagate;
+mod relax_steps;
 mod stdp;
 mod train;
 
@@ -21,7 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stdp(args) => stdp::run(args, &cli.global),
         Command::Propagate => propagate::run(&cli.global),
         Command::Gradcheck(args) => gradcheck::run(args, &cli.global),
-        Command::RelaxSteps(args) => gradcheck::relax_steps(args, &cli.global),
+        Command::RelaxSteps(args) => relax_steps::run(args, &cli.global),
         Command::Train(args) => train::run(args, &cli.global),
         Command::Eval(args) => eval::run(args, &cli.global),
         Command::Compare(args) => compare::run(args, &cli.global),

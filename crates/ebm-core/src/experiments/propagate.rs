@@ -10,18 +10,19 @@
 //! first reaches it (step `L - k + 1` for layer `k` of `L`), and compares it with explicit
 //! backpropagation through `R` at `s_hat`.
 
-use ebm_config::{CostKind, UpdateRuleKind};
+use ebm_config::{CostKind, PropagateConfig, UpdateRuleKind};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::backprop::{Backprop, compare};
 use crate::energy::rho_of;
 use crate::{CoreError, Dynamics, LayeredNet, Output, Relaxer, Rho, States, Stop};
 
-/// Settings of one sweep of the experiment.
+/// One sweep of the experiment: the config's networks under one update rule and weight scale.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PropagateSettings {
+pub struct Sweep {
     /// Numbers of hidden layers.
     pub hidden_layers: Vec<usize>,
     /// Input units.
@@ -46,9 +47,10 @@ pub struct PropagateSettings {
     pub max_steps: usize,
 }
 
-impl PropagateSettings {
-    /// Settings from the config section (`rho` from `rho_beta1`, leaky-integrator rule).
-    pub fn from_config(c: &ebm_config::PropagateConfig) -> Self {
+impl Sweep {
+    /// The paper's sweep from the config section (`rho` from `rho_beta1`, leaky-integrator
+    /// rule, the config's weight scale).
+    pub fn main(c: &PropagateConfig) -> Self {
         Self {
             hidden_layers: c.hidden_layers.clone(),
             input_size: c.input_size,
@@ -78,6 +80,27 @@ pub enum FixedPoint {
     NotReached,
 }
 
+/// The four sweeps of `ebm propagate`, sharing the config's networks and seed: the paper's
+/// setting (leaky integrator, small weights, `beta1 < 0 < beta2`), the projected-gradient rule
+/// on the same networks, and Glorot-scale weights (where units saturate) under both rules.
+pub fn sweeps(c: &PropagateConfig) -> [Sweep; 4] {
+    let main = Sweep::main(c);
+    let projected = Sweep { rule: UpdateRuleKind::ProjectedGradient, ..main.clone() };
+    let glorot = Sweep { weight_scale: 1.0, ..main.clone() };
+    let glorot_projected = Sweep { weight_scale: 1.0, ..projected.clone() };
+    [main, projected, glorot, glorot_projected]
+}
+
+/// What a layer's row compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Quantity {
+    /// The layer's change in the step the perturbation first reaches it.
+    State,
+    /// The Eq 3.18 update of the weights below the layer.
+    Weight,
+}
+
 /// One comparison: a layer's early-inference change against backprop.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PropagateRow {
@@ -87,7 +110,7 @@ pub struct PropagateRow {
     /// layer index `k` (between layers `k` and `k+1`).
     pub layer: usize,
     /// `state` (a layer's change) or `weight` (the Eq 3.18 update).
-    pub quantity: &'static str,
+    pub quantity: Quantity,
     /// Step size.
     pub epsilon: f64,
     /// Cosine between the measured change and `-eps^p dC/d(.)`.
@@ -110,11 +133,65 @@ pub struct PropagateRow {
     pub interior_fraction: f64,
 }
 
-/// Run the experiment for every depth and step size.
-pub fn early_inference(
-    settings: &PropagateSettings,
-    seed: u64,
-) -> Result<Vec<PropagateRow>, CoreError> {
+/// Per step size, the main sweep's figures the paper's claim rests on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Headline {
+    /// Step size.
+    pub epsilon: f64,
+    /// Smallest cosine over the hidden layers' changes.
+    pub min_state_cosine: f64,
+    /// Largest `|norm ratio - 1|` over the hidden layers' changes.
+    pub max_norm_ratio_error: f64,
+    /// Smallest cosine of the Eq 3.18 update of the weights into the output.
+    pub min_output_adjacent_weight_cosine: f64,
+    /// Whether every fixed point of the sweep was interior (where the identity is exact).
+    pub all_interior: bool,
+}
+
+/// Every sweep's rows, and the main sweep's headline per step size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Propagation {
+    /// The rows of the four sweeps, in [`sweeps`] order.
+    pub rows: Vec<PropagateRow>,
+    /// The main sweep's headline, one per step size.
+    pub headline: Vec<Headline>,
+}
+
+/// Run the four sweeps of `config` with `seed`.
+pub fn run(config: &PropagateConfig, seed: u64) -> Result<Propagation, CoreError> {
+    let sweeps = sweeps(config);
+    let mut rows = Vec::new();
+    for sweep in &sweeps {
+        rows.extend(early_inference(sweep, seed)?);
+    }
+    let main = &sweeps[0];
+    let is_main = |r: &PropagateRow| r.rule == main.rule && r.weight_scale == main.weight_scale;
+    let headline = main
+        .epsilons
+        .iter()
+        .map(|&eps| {
+            let sel = || rows.iter().filter(move |r| is_main(r) && r.epsilon == eps);
+            let hidden_states =
+                || sel().filter(|r| r.quantity == Quantity::State && r.layer < r.hidden_layers + 1);
+            Headline {
+                epsilon: eps,
+                min_state_cosine: hidden_states().map(|r| r.cosine).fold(f64::INFINITY, f64::min),
+                max_norm_ratio_error: hidden_states()
+                    .map(|r| (r.norm_ratio - 1.0).abs())
+                    .fold(0.0, f64::max),
+                min_output_adjacent_weight_cosine: sel()
+                    .filter(|r| r.quantity == Quantity::Weight && r.layer == r.hidden_layers)
+                    .map(|r| r.cosine)
+                    .fold(f64::INFINITY, f64::min),
+                all_interior: sel().all(|r| r.fixed_point == FixedPoint::Interior),
+            }
+        })
+        .collect();
+    Ok(Propagation { rows, headline })
+}
+
+/// Run one sweep for every depth and step size.
+pub fn early_inference(settings: &Sweep, seed: u64) -> Result<Vec<PropagateRow>, CoreError> {
     let mut rows = Vec::new();
     for (i, &hidden) in settings.hidden_layers.iter().enumerate() {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -125,7 +202,7 @@ pub fn early_inference(
 }
 
 fn one_depth(
-    s: &PropagateSettings,
+    s: &Sweep,
     hidden: usize,
     rng: &mut ChaCha8Rng,
 ) -> Result<Vec<PropagateRow>, CoreError> {
@@ -183,7 +260,7 @@ fn one_depth(
         let base = PropagateRow {
             hidden_layers: hidden,
             layer: 0,
-            quantity: "state",
+            quantity: Quantity::State,
             epsilon: eps,
             cosine: 0.0,
             norm_ratio: 0.0,
@@ -217,7 +294,7 @@ fn one_depth(
             let (cosine, norm_ratio) = compare(&update, &predicted_w);
             rows.push(PropagateRow {
                 layer: k - 1,
-                quantity: "weight",
+                quantity: Quantity::Weight,
                 cosine,
                 norm_ratio,
                 power,
@@ -227,59 +304,4 @@ fn one_depth(
         }
     }
     Ok(rows)
-}
-
-/// Explicit backpropagation through `R` at a fixed point (Eq 3.9-3.16).
-#[derive(Debug, Clone)]
-pub struct Backprop {
-    /// `dC/ds_k` for every layer (index 0 unused, zeros): `(batch, n_k)`.
-    pub grad_state: Vec<Array2<f64>>,
-    /// `dC/dW_k`, summed over the batch: `(n_k, n_(k+1))`.
-    pub grad_weight: Vec<Array2<f64>>,
-}
-
-impl Backprop {
-    /// Backpropagate `C = 1/2 ||y - d||^2` from the output down through the map `R` at `fixed`:
-    /// `dC/dy = y - d`; `dC/ds_k = rho'(s_k) * ((rho'(s_(k+1)) * dC/ds_(k+1)) W_k^T)`;
-    /// `dC/dW_k = rho(s_k)^T (rho'(s_(k+1)) * dC/ds_(k+1))`.
-    pub fn at(net: &LayeredNet<f64>, fixed: &States<f64>, target: &Array2<f64>) -> Self {
-        let depth = net.depth();
-        let prime = |a: &Array2<f64>| a.mapv(|v| net.rho.prime(v));
-        let mut grad_state = vec![Array2::zeros((0, 0)); depth + 1];
-        let mut grad_weight = vec![Array2::zeros((0, 0)); depth];
-        grad_state[depth] = fixed.output() - target;
-        for k in (0..depth).rev() {
-            let delta = prime(&fixed.layers[k + 1]) * &grad_state[k + 1];
-            grad_weight[k] = rho_of(net, &fixed.layers[k]).t().dot(&delta);
-            grad_state[k] = if k == 0 {
-                Array2::zeros(fixed.layers[0].dim())
-            } else {
-                prime(&fixed.layers[k]) * &delta.dot(&net.weights[k].t())
-            };
-        }
-        Self { grad_state, grad_weight }
-    }
-}
-
-/// Cosine similarity and norm ratio `|a| / |b|` of two arrays taken as flat vectors.
-pub fn compare(a: &Array2<f64>, b: &Array2<f64>) -> (f64, f64) {
-    compare_iter(a.iter().copied(), b.iter().copied())
-}
-
-/// Cosine similarity and norm ratio `|a| / |b|` of two vectors.
-pub fn compare_flat(a: &[f64], b: &[f64]) -> (f64, f64) {
-    compare_iter(a.iter().copied(), b.iter().copied())
-}
-
-fn compare_iter(a: impl Iterator<Item = f64>, b: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (mut dot, mut na, mut nb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.zip(b) {
-        dot += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    let (na, nb) = (f64::sqrt(na), f64::sqrt(nb));
-    let cosine = if na > 0.0 && nb > 0.0 { dot / (na * nb) } else { 0.0 };
-    let ratio = if nb > 0.0 { na / nb } else { f64::INFINITY };
-    (cosine, ratio)
 }

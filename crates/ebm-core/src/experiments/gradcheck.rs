@@ -9,51 +9,55 @@
 //! and for every beta the nudged fixed points at `+beta` and `-beta` relaxed from the free one
 //! to the same residual. Each layer's parameters `(W_k, b_k)` are compared as one vector.
 
-use ebm_config::CostKind;
+use ebm_config::{CostKind, GradcheckConfig};
 use ndarray::ArrayView2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::analysis::compare_flat;
+use crate::backprop::compare_flat;
 use crate::energy::cost;
 use crate::gradient::{ParamGrad, ep_estimate, true_gradient};
 use crate::{CoreError, Dynamics, LayeredNet, Output, Relaxation, Relaxer, Rho, States};
 
-/// Settings of the experiment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GradcheckSettings {
-    /// Numbers of hidden layers.
-    pub hidden_layers: Vec<usize>,
-    /// Units per hidden layer.
-    pub hidden_size: usize,
-    /// Nudging strengths.
-    pub betas: Vec<f64>,
-    /// Weight scale relative to Glorot-uniform.
-    pub weight_scale: f64,
-    /// Projected-residual tolerance of every fixed point.
-    pub tolerance: f64,
-    /// Step budget of every relaxation.
-    pub max_steps: usize,
-    /// The relaxation (projected rule; its step and schedule do not change the fixed points).
-    pub dynamics: Dynamics,
-    /// The cost `C`.
-    pub cost: CostKind,
+/// The relaxation of every fixed point: the projected rule with the section's step and
+/// schedule (neither changes the fixed points).
+fn dynamics(g: &GradcheckConfig) -> Dynamics {
+    Dynamics::projected(g.epsilon).with_schedule(g.schedule)
 }
 
-impl GradcheckSettings {
-    /// From the config's `[gradcheck]` section and the training cost.
-    pub fn from_config(c: &ebm_config::GradcheckConfig, cost: CostKind) -> Self {
-        Self {
-            hidden_layers: c.hidden_layers.clone(),
-            hidden_size: c.hidden_size,
-            betas: c.betas.clone(),
-            weight_scale: c.weight_scale,
-            tolerance: c.tolerance,
-            max_steps: c.max_steps,
-            dynamics: Dynamics::projected(c.epsilon).with_schedule(c.schedule),
-            cost,
+/// The two EP estimates compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Nudging {
+    /// `s^beta` against `s^0`, divided by `beta`.
+    OneSided,
+    /// `s^beta` against `s^(-beta)`, divided by `2 beta`.
+    Centred,
+}
+
+/// The network a row measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetLabel {
+    /// Drawn from the seed (`weight_scale` x Glorot-uniform, zero biases); written `glorot`.
+    Glorot,
+    /// A given network, e.g. a trained checkpoint, named by the caller (its path).
+    Given(String),
+}
+
+impl NetLabel {
+    /// How the label is written.
+    pub fn name(&self) -> &str {
+        match self {
+            NetLabel::Glorot => "glorot",
+            NetLabel::Given(name) => name,
         }
+    }
+}
+
+impl Serialize for NetLabel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -62,7 +66,7 @@ impl GradcheckSettings {
 pub struct GradcheckRow {
     /// The network measured: `glorot` (drawn from the seed) or a caller's label (e.g. a
     /// trained checkpoint's path).
-    pub net: String,
+    pub net: NetLabel,
     /// Hidden layers of the network.
     pub hidden_layers: usize,
     /// Weight layer `k` (between layers `k` and `k+1`; 0 = input to first hidden), with its
@@ -71,7 +75,7 @@ pub struct GradcheckRow {
     /// Nudging strength.
     pub beta: f64,
     /// `one-sided` or `centred`.
-    pub nudging: &'static str,
+    pub nudging: Nudging,
     /// Cosine between the EP estimate and the true gradient (NaN when the true gradient is 0,
     /// as are the two ratios below).
     pub cosine: f64,
@@ -89,7 +93,7 @@ pub struct GradcheckRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GradcheckDepth {
     /// The network measured (as [`GradcheckRow::net`]).
-    pub net: String,
+    pub net: NetLabel,
     /// Hidden layers.
     pub hidden_layers: usize,
     /// Layer sizes.
@@ -108,28 +112,26 @@ pub struct GradcheckDepth {
     pub mean_cost: f64,
 }
 
-/// Run the experiment on inputs `x` (`(n, 784)`) with targets `target` (`(n, 10)`).
+/// Run the experiment (the `[gradcheck]` section `g`, the cost `cost`) on inputs `x`
+/// (`(n, inputs)`) with targets `target` (`(n, classes)`), for Glorot nets of each depth.
 pub fn gradient_fidelity(
-    settings: &GradcheckSettings,
+    g: &GradcheckConfig,
+    cost: CostKind,
     x: ArrayView2<'_, f64>,
     target: ArrayView2<'_, f64>,
     seed: u64,
 ) -> Result<(Vec<GradcheckRow>, Vec<GradcheckDepth>), CoreError> {
     let mut rows = Vec::new();
     let mut depths = Vec::new();
-    for &hidden in &settings.hidden_layers {
+    for &hidden in &g.hidden_layers {
         let mut sizes = vec![x.ncols()];
-        sizes.extend(std::iter::repeat_n(settings.hidden_size, hidden));
+        sizes.extend(std::iter::repeat_n(g.hidden_size, hidden));
         sizes.push(target.ncols());
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(hidden as u64);
-        let net = LayeredNet::<f64>::scaled_uniform(
-            &sizes,
-            Rho::default(),
-            settings.weight_scale,
-            &mut rng,
-        )?;
-        let (r, d) = gradient_fidelity_of(settings, "glorot", &net, x, target)?;
+        let net =
+            LayeredNet::<f64>::scaled_uniform(&sizes, Rho::default(), g.weight_scale, &mut rng)?;
+        let (r, d) = gradient_fidelity_of(g, cost, NetLabel::Glorot, &net, x, target)?;
         rows.extend(r);
         depths.push(d);
     }
@@ -137,12 +139,13 @@ pub fn gradient_fidelity(
 }
 
 /// The same comparison on a given network (e.g. a trained checkpoint, cast to `f64`), labelled
-/// `name` in its rows; `settings.hidden_layers`, `hidden_size` and `weight_scale` are not used.
-/// The free fixed point is relaxed with `settings.dynamics` to `settings.tolerance` whatever
+/// `name` in its rows; `g.hidden_layers`, `hidden_size` and `weight_scale` are not used. The
+/// free fixed point is relaxed with the section's step and schedule to `g.tolerance` whatever
 /// the dynamics the network was trained with, so the comparison is at a true fixed point.
 pub fn gradient_fidelity_of(
-    s: &GradcheckSettings,
-    name: &str,
+    g: &GradcheckConfig,
+    cost_kind: CostKind,
+    name: NetLabel,
     net: &LayeredNet<f64>,
     x: ArrayView2<'_, f64>,
     target: ArrayView2<'_, f64>,
@@ -151,16 +154,16 @@ pub fn gradient_fidelity_of(
     let expected = vec![sizes[0], sizes[net.depth()]];
     if [x.ncols(), target.ncols()] != expected[..] {
         return Err(CoreError::Shape {
-            what: format!("(input, target) columns given for net `{name}`"),
+            what: format!("(input, target) columns given for net `{}`", name.name()),
             got: vec![x.ncols(), target.ncols()],
             expected,
         });
     }
     let hidden = net.depth() - 1;
-    let (mut relaxer, free, relaxed) = free_fixed_point(s, net, x)?;
-    let truth = true_gradient(net, &free, target, s.cost, 1e-12, 10_000)?;
+    let (mut relaxer, free, relaxed) = free_fixed_point(g, net, x)?;
+    let truth = true_gradient(net, &free, target, cost_kind, 1e-12, 10_000)?;
     let depth_info = GradcheckDepth {
-        net: name.to_owned(),
+        net: name.clone(),
         hidden_layers: hidden,
         sizes,
         free_residual: relaxed.last_delta,
@@ -168,28 +171,23 @@ pub fn gradient_fidelity_of(
         interior_fraction: truth.interior_fraction,
         cg_iterations: truth.iterations,
         cg_residual: truth.solve_residual,
-        mean_cost: cost(free.output(), target, s.cost).mean().unwrap_or(0.0),
+        mean_cost: cost(free.output(), target, cost_kind).mean().unwrap_or(0.0),
     };
+    let dyn_ = dynamics(g);
     let mut rows = Vec::new();
-    for &beta in &s.betas {
+    for &beta in &g.betas {
         let mut nudged = |b: f64| -> Result<(States<f64>, f64), CoreError> {
             let mut st = free.clone();
-            let out = Output::Nudged { beta: b, target, cost: s.cost };
-            let r = relaxer.relax_to_residual(
-                net,
-                &mut st,
-                &out,
-                &s.dynamics,
-                s.tolerance,
-                s.max_steps,
-            )?;
+            let out = Output::Nudged { beta: b, target, cost: cost_kind };
+            let r =
+                relaxer.relax_to_residual(net, &mut st, &out, &dyn_, g.tolerance, g.max_steps)?;
             Ok((st, r.last_delta))
         };
         let (plus, r_plus) = nudged(beta)?;
         let (minus, r_minus) = nudged(-beta)?;
-        let estimates: [(&'static str, ParamGrad, f64); 2] = [
-            ("one-sided", ep_estimate(net, &plus, &free, beta), r_plus),
-            ("centred", ep_estimate(net, &plus, &minus, 2.0 * beta), r_plus.max(r_minus)),
+        let estimates: [(Nudging, ParamGrad, f64); 2] = [
+            (Nudging::OneSided, ep_estimate(net, &plus, &free, beta), r_plus),
+            (Nudging::Centred, ep_estimate(net, &plus, &minus, 2.0 * beta), r_plus.max(r_minus)),
         ];
         for (nudging, estimate, nudged_residual) in estimates {
             for k in 0..net.depth() {
@@ -205,7 +203,7 @@ pub fn gradient_fidelity_of(
                     (f64::NAN, f64::NAN, f64::NAN)
                 };
                 rows.push(GradcheckRow {
-                    net: name.to_owned(),
+                    net: name.clone(),
                     hidden_layers: hidden,
                     layer: k,
                     beta,
@@ -226,7 +224,8 @@ pub fn gradient_fidelity_of(
 /// experiment, in batches of 100) is non-zero, in order, stopping at `wanted`. On a trained net
 /// most examples have cost exactly 0 (outputs clipped onto the targets), hence a zero gradient.
 pub fn costly_examples(
-    s: &GradcheckSettings,
+    g: &GradcheckConfig,
+    cost_kind: CostKind,
     net: &LayeredNet<f64>,
     x: ArrayView2<'_, f64>,
     target: ArrayView2<'_, f64>,
@@ -236,8 +235,8 @@ pub fn costly_examples(
     let mut start = 0;
     while start < x.nrows() && found.len() < wanted {
         let end = (start + 100).min(x.nrows());
-        let (_, free, _) = free_fixed_point(s, net, x.slice(ndarray::s![start..end, ..]))?;
-        let costs = cost(free.output(), target.slice(ndarray::s![start..end, ..]), s.cost);
+        let (_, free, _) = free_fixed_point(g, net, x.slice(ndarray::s![start..end, ..]))?;
+        let costs = cost(free.output(), target.slice(ndarray::s![start..end, ..]), cost_kind);
         found.extend(costs.iter().enumerate().filter(|(_, c)| **c > 0.0).map(|(i, _)| start + i));
         start = end;
     }
@@ -245,10 +244,10 @@ pub fn costly_examples(
     Ok(found)
 }
 
-/// The free fixed point of inputs `x` from zero states, relaxed to `s.tolerance`, with the
+/// The free fixed point of inputs `x` from zero states, relaxed to `g.tolerance`, with the
 /// relaxer (its input drive set) for nudged phases from it.
 fn free_fixed_point(
-    s: &GradcheckSettings,
+    g: &GradcheckConfig,
     net: &LayeredNet<f64>,
     x: ArrayView2<'_, f64>,
 ) -> Result<(Relaxer<f64>, States<f64>, Relaxation), CoreError> {
@@ -259,9 +258,9 @@ fn free_fixed_point(
         net,
         &mut free,
         &Output::Free,
-        &s.dynamics,
-        s.tolerance,
-        s.max_steps,
+        &dynamics(g),
+        g.tolerance,
+        g.max_steps,
     )?;
     Ok((relaxer, free, relaxed))
 }
