@@ -16,10 +16,7 @@ pub fn run_ci(args: &[String]) -> Result<()> {
     tests.env("EBM_PYTHON", &python).env("EBM_REQUIRE_NUMPY", "1");
     run(tests, "tests")?;
     if regression {
-        for (name, check) in crate::regressions() {
-            eprintln!("xtask: regression experiment {name}");
-            check()?;
-        }
+        crate::regress::run_regress(&[])?;
         // The numbers the round-1 code produced, bit for bit (the refactor's guard).
         crate::bitident::run_bitident(&[])?;
     }

@@ -36,26 +36,13 @@ fn main() -> Result<()> {
         "reproduce" => reproduce::run_reproduce(rest),
         "bench" => bench::run_bench(rest),
         "bitident" => bitident::run_bitident(rest),
+        "regress" => regress::run_regress(rest),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
             Ok(())
         }
         other => bail!("unknown xtask command `{other}`\n{HELP}"),
     }
-}
-
-/// A regression experiment: a name and a check that fails when the result regresses.
-type Regression = (&'static str, fn() -> Result<()>);
-
-/// The regression experiments `cargo xtask ci` runs after the tests (each issue registers its
-/// own).
-fn regressions() -> Vec<Regression> {
-    vec![
-        ("propagate", regress::propagate),
-        ("ep-1h, 1 epoch", regress::ep1h_one_epoch),
-        ("stdp", stdp::regression),
-        ("gradcheck", gradcheck::regression),
-    ]
 }
 
 const HELP: &str = "\
@@ -66,6 +53,9 @@ cargo xtask <command>
                           (propagate, ep-1h, ep-1h-code, stdp, rules, rules-code,
                           gradcheck, relax-steps)
   bench [NAME] [ARGS]     timed whole experiments (stdp, ep-1h)
+  regress [NAME...] [--update-baselines]
+                          the regression experiments of xtask/regressions.toml: a table,
+                          $GITHUB_STEP_SUMMARY markdown, results/regress/junit.xml
   bitident                the refactor's check: every baseline of xtask/baselines/
                           reproduced bit for bit by the current code
   make-mini-mnist --from DIR [--out DIR]

@@ -203,26 +203,6 @@ pub fn bench(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The `ci` regression check: the default experiment keeps the Figure 4 sign pattern for all
-/// three rules and Figure 5's r >= 0.9 with a positive slope.
-pub fn regression() -> Result<()> {
-    let bin = ebm_binary()?;
-    let dir = std::env::temp_dir().join(format!("ebm-regression-stdp-{}", std::process::id()));
-    let s = stdp(&bin, &dir, &["output.plots=false"], None)?;
-    std::fs::remove_dir_all(&dir).ok();
-    for rule in ["rate", "spike", "nn-stdp"] {
-        if s["fig4_sign_pattern"][rule].as_bool() != Some(true) {
-            bail!("stdp: Figure 4 sign pattern lost for the {rule} rule");
-        }
-    }
-    let (r, slope) = (num(&s["fig5_pearson_r"]), num(&s["fig5_slope"]));
-    if r.is_nan() || r < 0.9 || slope.is_nan() || slope <= 0.0 {
-        bail!("stdp: Figure 5 r = {r}, slope = {slope} (need r >= 0.9, slope > 0)");
-    }
-    eprintln!("xtask: stdp ok (r = {r:.4}, slope = {slope:.4})");
-    Ok(())
-}
-
 /// A directory name for a variant: its first two words, joined by `-`, without punctuation.
 fn slug(name: &str) -> String {
     name.split(' ')
