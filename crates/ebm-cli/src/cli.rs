@@ -53,7 +53,7 @@ pub enum Command {
     /// Show, check or list configurations.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Data sets: download MNIST with checksums.
+    /// Data sets: download MNIST, Fashion-MNIST or Kuzushiji-MNIST with checksums.
     #[command(subcommand)]
     Data(DataCommand),
     /// Train with equilibrium propagation (default: the quick preset on the embedded MNIST
@@ -123,7 +123,7 @@ pub enum DataCommand {
     /// Download a data set's files into DIR, verifying each file's SHA-256; files already
     /// there with a good checksum are kept. Written atomically: never a partial file.
     Fetch {
-        /// The data set (only `mnist`).
+        /// The data set: mnist, fashion-mnist or kmnist (Kuzushiji-MNIST).
         dataset: String,
         /// Directory to write the files to (created if needed).
         #[arg(long, value_name = "DIR")]

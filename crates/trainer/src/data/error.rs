@@ -182,7 +182,7 @@ pub enum DataError {
 
     // ---- fetch ----
     /// `fetch` was asked for a dataset it does not know.
-    #[error("unknown dataset `{name}` (known: mnist)")]
+    #[error("unknown dataset `{name}` (known: {})", super::fetch::DATASETS.iter().map(|d| d.name).collect::<Vec<_>>().join(", "))]
     UnknownDataset {
         /// The name given.
         name: String,

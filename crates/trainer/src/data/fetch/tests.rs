@@ -106,6 +106,7 @@ fn files() -> (Vec<(&'static str, Vec<u8>)>, Vec<RemoteFile>) {
         .map(|(name, bytes)| RemoteFile {
             name,
             sha256: Box::leak(vec![&*Box::leak(sha256_hex(bytes).into_boxed_str())].into()),
+            md5: &[],
         })
         .collect();
     (contents, specs)
@@ -243,11 +244,46 @@ fn present_file_with_accepted_hash_is_kept() {
 }
 
 #[test]
+fn a_publishers_md5_is_accepted_and_a_wrong_one_refused() {
+    let (contents, specs) = files();
+    let md5 = |bytes: &[u8]| hex(&md5::Md5::digest(bytes));
+    let by_md5: Vec<RemoteFile> = specs
+        .iter()
+        .zip(&contents)
+        .map(|(f, (_, bytes))| RemoteFile {
+            name: f.name,
+            sha256: &[],
+            md5: Box::leak(vec![&*Box::leak(md5(bytes).into_boxed_str())].into()),
+        })
+        .collect();
+    let good = serve(&contents, Mode::Good, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let got = fetch(&by_md5, dir.path(), &options(vec![good])).unwrap();
+    assert_eq!(got.len(), 2);
+    let corrupt = serve(&contents, Mode::Corrupt, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let err = fetch(&by_md5, dir.path(), &options(vec![corrupt])).unwrap_err();
+    assert!(err.to_string().contains("expected one of MD5"), "{err}");
+}
+
+#[test]
+fn named_data_sets_have_the_four_idx_files_with_checksums() {
+    for name in ["mnist", "fashion-mnist", "kmnist", "Fashion-MNIST"] {
+        let d = dataset(name).unwrap();
+        let names: Vec<&str> = d.files.iter().map(|f| f.name.trim_end_matches(".gz")).collect();
+        assert_eq!(names, crate::data::MNIST_FILES, "{name}");
+        assert!(d.files.iter().all(|f| f.sha256.len() + f.md5.len() > 0), "{name}");
+        assert!(!d.mirrors.is_empty());
+    }
+}
+
+#[test]
 fn unknown_dataset_and_no_mirror_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let err = fetch_dataset("cifar", dir.path(), &FetchOptions::default()).unwrap_err();
     assert!(matches!(err, DataError::UnknownDataset { .. }), "{err}");
-    let err = fetch_dataset("mnist", dir.path(), &options(vec![])).unwrap_err();
+    assert!(err.to_string().contains("known: mnist, fashion-mnist, kmnist"), "{err}");
+    let err = fetch(MNIST_REMOTE_FILES, dir.path(), &options(vec![])).unwrap_err();
     assert!(matches!(err, DataError::NoMirrors), "{err}");
 }
 
@@ -259,7 +295,7 @@ fn mnist_hashes_match_the_shared_copy() {
     }
     for file in MNIST_REMOTE_FILES {
         let (sha, _) = hash_file(&dir.join(file.name)).unwrap();
-        assert!(accepted(file, &sha), "{}: {sha}", file.name);
+        assert!(accepted(file, &sha), "{}: {sha:?}", file.name);
         assert!(file.sha256.iter().all(|h| h.len() == 64));
     }
 }
