@@ -16,6 +16,7 @@ pub fn run_ci(args: &[String]) -> Result<()> {
     tests.env("EBM_PYTHON", &python).env("EBM_REQUIRE_NUMPY", "1");
     run(tests, "tests")?;
     if regression {
+        crate::examples::run_examples()?;
         crate::regress::run_regress(&[])?;
         // The numbers the round-1 code produced, bit for bit (the refactor's guard).
         crate::bitident::run_bitident(&[])?;

@@ -16,6 +16,7 @@ mod bench;
 mod bench_ep;
 mod bitident;
 mod ci;
+mod examples;
 mod gradcheck;
 mod mini_mnist;
 mod python;
@@ -37,6 +38,7 @@ fn main() -> Result<()> {
         "bench" => bench::run_bench(rest),
         "bitident" => bitident::run_bitident(rest),
         "regress" => regress::run_regress(rest),
+        "examples" => examples::run_examples(),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
             Ok(())
@@ -56,6 +58,7 @@ cargo xtask <command>
   regress [NAME...] [--update-baselines]
                           the regression experiments of xtask/regressions.toml: a table,
                           $GITHUB_STEP_SUMMARY markdown, results/regress/junit.xml
+  examples                the worked examples of docs/extending.md (crates/examples)
   bitident                the refactor's check: every baseline of xtask/baselines/
                           reproduced bit for bit by the current code
   make-mini-mnist --from DIR [--out DIR]

@@ -168,6 +168,8 @@ pub struct Relaxer<A> {
     sparse_threshold: f64,
     /// Sparse (zero-skipping, fused) or dense (reference) kernels.
     kernels: Kernels,
+    /// `y - dC/dy` of a custom cost at the current step (empty until one is used).
+    custom: Array2<A>,
     rng: ChaCha8Rng,
 }
 
@@ -188,6 +190,7 @@ impl<A: Scalar> Relaxer<A> {
             sparse_used: false,
             sparse_threshold: DEFAULT_SPARSE_THRESHOLD,
             kernels: Kernels::Sparse,
+            custom: Array2::zeros((0, 0)),
             rng: ChaCha8Rng::seed_from_u64(noise_seed),
         }
     }
@@ -357,6 +360,7 @@ impl<A: Scalar> Relaxer<A> {
         if noisy {
             self.draw_noise(net, dynamics.noise_std);
         }
+        self.prepare_custom(states, output);
         let mv = Move { dynamics, output, noisy, step_index, track_delta };
         if fast && !noisy {
             return self.step_fast(net, states, &mv);
@@ -535,6 +539,7 @@ impl<A: Scalar> Relaxer<A> {
             Output::Nudged { beta, target, cost } if is_output => {
                 Some((*beta * cost_factor::<A>(*cost), *target))
             }
+            Output::Custom { beta, .. } if is_output => Some((*beta, self.custom.view())),
             Output::Clamped { target } if is_output => {
                 s.assign(target);
                 return Ok(0.0);
@@ -573,13 +578,16 @@ impl<A: Scalar> Relaxer<A> {
         let (lo, hi) = dynamics.bounds(net.rho);
         let rho = net.rho;
         let mut m = 0.0f64;
+        self.prepare_custom(states, output);
+        let custom = std::mem::take(&mut self.custom);
         for k in 1..=depth {
             let is_output = k == depth;
             let (force, target) = match output {
                 Output::Clamped { .. } if is_output => continue,
                 Output::Nudged { beta, target, cost } if is_output => {
-                    (*beta * cost_factor::<A>(*cost), Some(target))
+                    (*beta * cost_factor::<A>(*cost), Some(target.view()))
                 }
+                Output::Custom { beta, .. } if is_output => (*beta, Some(custom.view())),
                 _ => (A::zero(), None),
             };
             self.drive_layer(net, k);
@@ -591,11 +599,24 @@ impl<A: Scalar> Relaxer<A> {
                 m = m.max(((sv - g.f64()).clamp(lo, hi) - sv).abs());
             };
             match target {
-                Some(t) => Zip::from(s).and(u).and(t).for_each(|&sv, &uv, &dv| one(sv, uv, dv)),
+                Some(t) => Zip::from(s).and(u).and(&t).for_each(|&sv, &uv, &dv| one(sv, uv, dv)),
                 None => Zip::from(s).and(u).for_each(|&sv, &uv| one(sv, uv, A::zero())),
             }
         }
+        self.custom = custom;
         Ok(m)
+    }
+
+    /// For a custom cost ([`Output::Custom`]): `custom = y - dC/dy` at the current output, so
+    /// that the kernels' nudging force `beta (y - custom)` is `beta dC/dy`.
+    fn prepare_custom(&mut self, states: &States<A>, output: &Output<'_, A>) {
+        let Output::Custom { target, cost, .. } = output else { return };
+        let y = states.output();
+        if self.custom.dim() != y.dim() {
+            self.custom = Array2::zeros(y.dim());
+        }
+        cost.gradient_into(y.view(), *target, &mut self.custom);
+        Zip::from(&mut self.custom).and(y).for_each(|c, &y| *c = y - *c);
     }
 
     fn draw_noise(&mut self, net: &LayeredNet<A>, std: f64) {

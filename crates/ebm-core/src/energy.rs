@@ -2,7 +2,8 @@
 //! gradients, and the fixed-point map `R(s) = s - dE/ds` (Eq 2.9).
 //!
 //! These are the reference implementations (they allocate); the relaxation loop in
-//! [`crate::Relaxer`] computes the same quantities into preallocated buffers.
+//! [`crate::Relaxer`] computes the same quantities into preallocated buffers. A cost of a
+//! caller's own implements [`Cost`] and nudges through [`Output::Custom`].
 
 use ebm_config::CostKind;
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
@@ -28,6 +29,38 @@ pub enum Output<'a, A> {
         /// Target `d`: `(batch, n_L)`.
         target: ArrayView2<'a, A>,
     },
+    /// `y` is weakly clamped with a cost of the caller's ([`Cost`]): the dynamics descend
+    /// `F = E + beta C` with `dC/dy` from the cost (e.g. cross-entropy through a softmax
+    /// read-out). The built-in costs use [`Output::Nudged`], whose kernels are faster.
+    Custom {
+        /// Nudging strength (may be negative).
+        beta: A,
+        /// Target `d`: `(batch, n_L)`.
+        target: ArrayView2<'a, A>,
+        /// The cost.
+        cost: &'a dyn Cost<A>,
+    },
+}
+
+/// A cost `C(y, d)` of the output `y` given the target `d` (Eq 3.3 is one: [`CostKind`]
+/// implements this trait). A new cost is a type implementing it, used through
+/// [`Output::Custom`]; `ebm_core::fd` checks its gradient against finite differences.
+pub trait Cost<A>: std::fmt::Debug + Sync {
+    /// `C` per example: `(batch,)`.
+    fn cost(&self, y: ArrayView2<'_, A>, target: ArrayView2<'_, A>) -> Array1<A>;
+    /// `dC/dy` into `grad`: `(batch, n_L)`.
+    fn gradient_into(&self, y: ArrayView2<'_, A>, target: ArrayView2<'_, A>, grad: &mut Array2<A>);
+}
+
+impl<A: Scalar> Cost<A> for CostKind {
+    fn cost(&self, y: ArrayView2<'_, A>, target: ArrayView2<'_, A>) -> Array1<A> {
+        cost(&y.to_owned(), target, *self)
+    }
+
+    fn gradient_into(&self, y: ArrayView2<'_, A>, target: ArrayView2<'_, A>, grad: &mut Array2<A>) {
+        let c = cost_factor::<A>(*self);
+        Zip::from(grad).and(&y).and(&target).for_each(|g, &y, &d| *g = c * (y - d));
+    }
 }
 
 /// `rho` applied elementwise.
@@ -79,6 +112,9 @@ pub fn total_energy<A: Scalar>(
         Output::Nudged { beta, target, cost: kind } => {
             e + cost(states.output(), *target, *kind) * *beta
         }
+        Output::Custom { beta, target, cost } => {
+            e + cost.cost(states.output().view(), *target) * *beta
+        }
         _ => e,
     }
 }
@@ -114,12 +150,20 @@ pub fn grad_total<A: Scalar>(
     output: &Output<'_, A>,
 ) -> Vec<Array2<A>> {
     let mut g = grad_energy(net, states);
-    if let Output::Nudged { beta, target, cost } = output {
-        let scale = *beta * cost_factor::<A>(*cost);
-        let last = g.last_mut().expect("at least two layers");
-        Zip::from(last).and(states.output()).and(target).for_each(|g, &y, &d| {
-            *g += scale * (y - d);
-        });
+    let last = g.last_mut().expect("at least two layers");
+    match output {
+        Output::Nudged { beta, target, cost } => {
+            let scale = *beta * cost_factor::<A>(*cost);
+            Zip::from(last).and(states.output()).and(target).for_each(|g, &y, &d| {
+                *g += scale * (y - d);
+            });
+        }
+        Output::Custom { beta, target, cost } => {
+            let mut dc = Array2::zeros(last.dim());
+            cost.gradient_into(states.output().view(), *target, &mut dc);
+            last.scaled_add(*beta, &dc);
+        }
+        Output::Free | Output::Clamped { .. } => {}
     }
     g
 }

@@ -28,6 +28,7 @@ mod dynamics;
 pub mod energy;
 mod error;
 pub mod experiments;
+pub mod fd;
 pub mod gradient;
 pub mod kernels;
 mod net;
@@ -38,7 +39,7 @@ mod scalar;
 mod tests;
 
 pub use dynamics::{Dynamics, Relaxation, Relaxer, Stop, relax};
-pub use energy::Output;
+pub use energy::{Cost, Output};
 pub use error::CoreError;
 pub use net::{LayeredNet, States, argmax_rows};
 pub use rho::Rho;

@@ -45,12 +45,7 @@ fn central_difference(
     k: usize,
     idx: (usize, usize),
 ) -> f64 {
-    let h = 1e-5;
-    let mut plus = states.clone();
-    plus.layers[k][idx] += h;
-    let mut minus = states.clone();
-    minus.layers[k][idx] -= h;
-    (f(&plus) - f(&minus)) / (2.0 * h)
+    crate::fd::partial_state(f, states, k, idx, 1e-5)
 }
 
 #[test]
@@ -88,6 +83,37 @@ fn total_energy_gradient_includes_the_nudge() {
         let last = states.layers.len() - 1;
         let fd = central_difference(f, &states, last, (1, 2));
         assert!((g[last][(1, 2)] - fd).abs() <= 1e-6 * fd.abs().max(1e-3), "{cost:?}");
+    }
+}
+
+#[test]
+fn a_custom_cost_nudges_as_the_built_in_one_does() {
+    // The built-in costs through the Cost trait: the gradient against finite differences, and
+    // a relaxation with Output::Custom against the same with Output::Nudged.
+    let (net, states) = random_point(Rho::default(), 6);
+    let target = Array2::from_elem((2, 3), 0.3);
+    for kind in [CostKind::HalfSquared, CostKind::Squared] {
+        let y = states.output().clone();
+        let mut g = Array2::zeros(y.dim());
+        Cost::gradient_into(&kind, y.view(), target.view(), &mut g);
+        let c = |y: &Array2<f64>| Cost::cost(&kind, y.view(), target.view()).sum();
+        let fd = crate::fd::gradient(c, &y, 1e-6);
+        assert!(crate::fd::max_relative_error(&g, &fd, 1e-3) < 1e-7, "{kind:?}");
+        let dynamics = Dynamics::projected(0.5);
+        let built_in = Output::Nudged { beta: 0.8, target: target.view(), cost: kind };
+        let custom = Output::Custom { beta: 0.8, target: target.view(), cost: &kind };
+        let mut a = states.clone();
+        let mut b = states.clone();
+        let stop = Stop::steps(30);
+        relax(&net, &mut a, &built_in, &dynamics, &stop, 0).unwrap();
+        relax(&net, &mut b, &custom, &dynamics, &stop, 0).unwrap();
+        let diff = (a.output() - b.output()).mapv(f64::abs).fold(0.0, |m: f64, &v| m.max(v));
+        assert!(diff < 1e-12, "{kind:?}: {diff}");
+        let r_a = dynamics.residual(&net, &a, &built_in);
+        let mut relaxer = crate::Relaxer::new(&net, 2, 0);
+        relaxer.set_input(&net, b.layers[0].view()).unwrap();
+        let r_b = relaxer.residual(&net, &b, &custom, &dynamics).unwrap();
+        assert!((r_a - r_b).abs() < 1e-12, "{kind:?}: {r_a} vs {r_b}");
     }
 }
 
