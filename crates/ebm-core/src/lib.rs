@@ -24,7 +24,6 @@
 //! ```
 
 pub mod backprop;
-mod dynamics;
 pub mod energy;
 mod error;
 pub mod experiments;
@@ -32,16 +31,17 @@ pub mod fd;
 pub mod gradient;
 pub mod kernels;
 mod net;
+mod relax;
 mod rho;
 mod scalar;
 
 #[cfg(test)]
 mod tests;
 
-pub use dynamics::{Dynamics, Relaxation, Relaxer, Stop, relax};
 pub use energy::{Cost, Output};
 pub use error::CoreError;
 pub use net::{LayeredNet, States, argmax_rows};
+pub use relax::{Dynamics, Relaxation, Relaxer, Stop, relax};
 pub use rho::Rho;
 pub use scalar::Scalar;
 
