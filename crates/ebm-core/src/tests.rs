@@ -294,19 +294,19 @@ fn nonfinite_states_are_reported_with_their_layer() {
 }
 
 fn small_settings(rule: UpdateRuleKind, scale: f64, beta1: f64) -> Sweep {
-    Sweep {
+    let config = ebm_config::PropagateConfig {
         hidden_layers: vec![1, 2, 3],
         input_size: 12,
         hidden_size: 10,
         output_size: 4,
         weight_scale: scale,
         epsilons: vec![0.1, 0.01],
-        rho: Rho::hard(beta1),
-        rule,
+        rho_beta1: beta1,
         batch_size: 4,
         tolerance: 1e-13,
         max_steps: 100_000,
-    }
+    };
+    Sweep { config, weight_scale: scale, rule }
 }
 
 #[test]

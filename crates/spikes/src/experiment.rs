@@ -6,17 +6,17 @@
 //! ([`crate::rng::Stream`]) and returns partial sums that are combined in sequence order, so
 //! the report is bit-identical whatever the number of threads.
 
-use ebm_config::ValidConfig;
+use ebm_config::{StdpConfig, ValidConfig};
 use ebm_core::Rho;
 use rayon::prelude::*;
 
 use crate::lanes::{lane_times, windowed_counts};
 use crate::pairing::for_each_pair;
-use crate::rates::{Derivative, Generator, Slope, Voltages};
+use crate::rates::{Generator, Slope, Voltages};
 use crate::report::{Curve, Example, Figure4, Figure5, MeanSqDs, Report, SchemeAgreement};
 use crate::rng::{Stream, stream};
 use crate::stats::{linear_fit, pearson};
-use crate::train::{SpikeModel, SpikeProbability, bernoulli_lanes, threshold};
+use crate::train::{SpikeProbability, bernoulli_lanes, threshold};
 use crate::{Scheme, SpikeTrain, StdpKernel};
 
 /// Number of rules in Figure 4: rate (Eq 3.18), spike (Eq 4.1), NN-STDP.
@@ -32,17 +32,9 @@ pub const SCHEME_TRAINS: usize = 16;
 #[derive(Debug, Clone)]
 pub struct Experiment {
     seed: u64,
-    sequences: usize,
-    steps: usize,
-    trains: usize,
-    window: usize,
-    spike_scale: f64,
-    model: SpikeModel,
+    /// The `[stdp]` section: sizes, spike model, derivative, rates, learning rate.
+    stdp: StdpConfig,
     kernel: StdpKernel,
-    generator: Generator,
-    derivative: Derivative,
-    learning_rate: f64,
-    fig5_bins: usize,
     rho: Rho,
 }
 
@@ -68,28 +60,10 @@ pub struct SequenceStats {
 impl Experiment {
     /// The experiment of `config.stdp` with `config.seed` and `config.model.rho`.
     pub fn new(config: &ValidConfig) -> Self {
-        let s = &config.stdp;
         Self {
             seed: config.seed,
-            sequences: s.sequences,
-            steps: s.steps,
-            trains: s.trains,
-            window: s.window,
-            spike_scale: s.spike_scale,
-            model: s.spike_model,
-            kernel: StdpKernel::from_config(s),
-            generator: Generator {
-                smoothing: s.smoothing,
-                pre_mean: s.pre_mean,
-                pre_std: s.pre_std,
-                drive_mean: s.drive_mean,
-                drive_std: s.drive_std,
-                epsilon: s.epsilon,
-                burn_in: s.burn_in,
-            },
-            derivative: s.derivative,
-            learning_rate: s.learning_rate,
-            fig5_bins: s.fig5_bins,
+            stdp: config.stdp.clone(),
+            kernel: StdpKernel::from_config(&config.stdp),
             rho: Rho::from_config(&config.model.rho),
         }
     }
@@ -97,30 +71,39 @@ impl Experiment {
     /// Run every sequence (in parallel) and combine them in order.
     pub fn run(&self) -> Report {
         let stats: Vec<SequenceStats> =
-            (0..self.sequences).into_par_iter().map(|n| self.sequence(n)).collect();
+            (0..self.stdp.sequences).into_par_iter().map(|n| self.sequence(n)).collect();
         self.combine(&stats)
     }
 
     /// The voltages of sequence `n`: index `v = t + window + 1` holds step `t`, for
     /// `t` in `-window - 1 ..= steps + window`.
     pub fn voltages(&self, n: usize) -> Voltages {
-        let len = self.steps + 2 * self.window + 2;
+        let len = self.stdp.steps + 2 * self.stdp.window + 2;
         let mut rng = stream(self.seed, Stream::Rates { sequence: n as u64 });
-        self.generator.generate(len, self.window + 1, self.learning_rate, &self.rho, &mut rng)
+        Generator(&self.stdp).generate(
+            len,
+            self.stdp.window + 1,
+            self.stdp.learning_rate,
+            &self.rho,
+            &mut rng,
+        )
     }
 
     /// Simulate sequence `n`: its rates, `trains` spike trains, pairing and updates.
     pub fn sequence(&self, n: usize) -> SequenceStats {
-        let (steps, w) = (self.steps, self.window);
+        let (steps, w) = (self.stdp.steps, self.stdp.window);
         let bins = 2 * w + 1;
         let volt = self.voltages(n);
         let rho = &self.rho;
-        let p = |s: f64| threshold(self.model.probability(self.spike_scale, rho.rho(s)));
+        let p = |s: f64| {
+            threshold(self.stdp.spike_model.probability(self.stdp.spike_scale, rho.rho(s)))
+        };
         let pre_thr: Vec<u64> = (0..steps).map(|t| p(volt.pre[t + w + 1])).collect();
         let post_thr: Vec<u64> = (0..steps + 2 * w).map(|u| p(volt.post[u + 1])).collect();
         // rule values at each presynaptic step: ds_i/dt (spike rule, Eq 4.1 with xi_j = 1)
         // and rho(s_j) ds_i/dt (rate rule, Eq 3.18)
-        let ds: Vec<f64> = (0..steps).map(|t| self.derivative.at(&volt.post, t + w + 1)).collect();
+        let ds: Vec<f64> =
+            (0..steps).map(|t| self.stdp.derivative.at(&volt.post, t + w + 1)).collect();
         let rate: Vec<f64> = (0..steps).map(|t| ds[t] * rho.rho(volt.pre[t + w + 1])).collect();
         let kernel: Vec<f64> = (0..bins).map(|d| self.kernel.eval(d as i64 - w as i64)).collect();
 
@@ -128,8 +111,8 @@ impl Experiment {
         let mut pre = vec![0u64; steps];
         let mut post = vec![0u64; steps + 2 * w];
         let mut out = SequenceStats::default();
-        for b in 0..self.trains.div_ceil(64) {
-            let lanes = (self.trains - 64 * b).min(64);
+        for b in 0..self.stdp.trains.div_ceil(64) {
+            let lanes = (self.stdp.trains - 64 * b).min(64);
             let mask = if lanes == 64 { u64::MAX } else { (1u64 << lanes) - 1 };
             let (sequence, block) = (n as u64, b as u64);
             let mut rng = stream(self.seed, Stream::Spikes { sequence, block, post: false });
@@ -196,7 +179,7 @@ impl Experiment {
         ds: &[f64],
         table: &[f64],
     ) -> [f64; 1 + SCHEMES] {
-        let w = self.window as u32;
+        let w = self.stdp.window as u32;
         let pre_t = SpikeTrain::new(lane_times(pre, lane, w)).unwrap_or_default();
         let post_t = SpikeTrain::new(lane_times(post, lane, 0)).unwrap_or_default();
         let mut out = [0.0; 1 + SCHEMES];
@@ -221,7 +204,7 @@ impl Experiment {
 
     /// Figure 3 from train 0 of sequence 0.
     fn example(&self, pre: &[u64], post: &[u64], volt: &Voltages, ds: &[f64]) -> Example {
-        let (steps, w) = (self.steps, self.window);
+        let (steps, w) = (self.stdp.steps, self.stdp.window);
         let pre_spikes = lane_times(pre, 0, 0);
         let post_spikes = lane_times(&post[w..w + steps], 0, 0);
         let rho_pre: Vec<f64> = (0..steps).map(|t| self.rho.rho(volt.pre[t + w + 1])).collect();
@@ -235,8 +218,8 @@ impl Experiment {
             } else {
                 0.0
             };
-            ws[t + 1] = ws[t] + self.learning_rate * xi * ds[t];
-            wr[t + 1] = wr[t] + self.learning_rate * rho_pre[t] * ds[t];
+            ws[t + 1] = ws[t] + self.stdp.learning_rate * xi * ds[t];
+            wr[t + 1] = wr[t] + self.stdp.learning_rate * rho_pre[t] * ds[t];
         }
         Example {
             pre_spikes,
@@ -250,7 +233,7 @@ impl Experiment {
 
     /// Combine per-sequence results, in sequence order, into the report.
     pub fn combine(&self, stats: &[SequenceStats]) -> Report {
-        let w = self.window;
+        let w = self.stdp.window;
         let bins = 2 * w + 1;
         let nseq = stats.len() as f64;
         let mut counts = vec![0u64; bins];
@@ -287,7 +270,7 @@ impl Experiment {
 
         let fig5 = self.figure5(stats);
 
-        let steps = self.steps as f64;
+        let steps = self.stdp.steps as f64;
         let without: f64 = stats.iter().map(|s| s.sq_ds[0]).sum::<f64>() / (nseq * steps);
         let with: f64 = stats.iter().map(|s| s.sq_ds[1]).sum::<f64>() / (nseq * steps);
         let diffs: Vec<f64> = stats.iter().map(|s| (s.sq_ds[1] - s.sq_ds[0]) / steps).collect();
@@ -336,7 +319,7 @@ impl Experiment {
             stats.iter().flat_map(|s| s.groups.iter().copied()).collect();
         groups.sort_by(|a, b| a.0.total_cmp(&b.0));
         let total: u64 = groups.iter().map(|g| g.1).sum();
-        let nb = self.fig5_bins as u64;
+        let nb = self.stdp.fig5_bins as u64;
         let (mut rate, mut stdp, mut counts) = (Vec::new(), Vec::new(), Vec::new());
         let (mut sx, mut sy, mut c, mut cum) = (0.0, 0.0, 0u64, 0u64);
         let mut bin = 0u64;

@@ -18,25 +18,13 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 pub use ebm_config::Derivative;
+use ebm_config::StdpConfig;
 
-/// Parameters of the rate-sequence generator (from `StdpConfig`).
+/// The rate-sequence generator of a `[stdp]` section: discretised Ornstein-Uhlenbeck processes
+/// for the presynaptic voltage and the drive (time constant `smoothing`), a leaky-integrator
+/// postsynaptic voltage (step `epsilon`), recorded after `burn_in` steps from rest.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Generator {
-    /// Time constant of the Ornstein-Uhlenbeck voltage and drive, steps (>= 1).
-    pub smoothing: f64,
-    /// Mean of the presynaptic voltage.
-    pub pre_mean: f64,
-    /// Stationary standard deviation of the presynaptic voltage.
-    pub pre_std: f64,
-    /// Mean of the drive.
-    pub drive_mean: f64,
-    /// Stationary standard deviation of the drive.
-    pub drive_std: f64,
-    /// Step of the postsynaptic leaky integrator.
-    pub epsilon: f64,
-    /// Steps discarded from rest.
-    pub burn_in: usize,
-}
+pub struct Generator<'a>(pub &'a StdpConfig);
 
 /// One sequence's voltages, each of length `len`, recorded after the burn-in.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -50,7 +38,7 @@ pub struct Voltages {
     pub post_learning: Vec<f64>,
 }
 
-impl Generator {
+impl Generator<'_> {
     /// Generate `len` steps; `W` starts at 0 and, from step `learn_from` on, follows Eq 3.18,
     /// `W <- W + learning_rate (s_i(t+1) - s_i(t)) rho(s_j(t))`, in `post_learning`.
     pub fn generate(
@@ -61,7 +49,8 @@ impl Generator {
         rho: &Rho,
         rng: &mut impl Rng,
     ) -> Voltages {
-        let tau = self.smoothing;
+        let c = self.0;
+        let tau = c.smoothing;
         let decay = 1.0 / tau;
         let noise = (2.0 / tau - 1.0 / (tau * tau)).max(0.0).sqrt();
         let (mut sj, mut x, mut si, mut si_w, mut w) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
@@ -70,8 +59,8 @@ impl Generator {
             post: Vec::with_capacity(len),
             post_learning: Vec::with_capacity(len),
         };
-        for k in 0..self.burn_in + len {
-            if k >= self.burn_in {
+        for k in 0..c.burn_in + len {
+            if k >= c.burn_in {
                 out.pre.push(sj);
                 out.post.push(si);
                 out.post_learning.push(si_w);
@@ -79,14 +68,14 @@ impl Generator {
             let n1: f64 = rng.sample(StandardNormal);
             let n2: f64 = rng.sample(StandardNormal);
             let rj = rho.rho(sj);
-            si += self.epsilon * (x - si);
+            si += c.epsilon * (x - si);
             let before = si_w;
-            si_w += self.epsilon * (x + w * rj - si_w);
-            if k >= self.burn_in + learn_from {
+            si_w += c.epsilon * (x + w * rj - si_w);
+            if k >= c.burn_in + learn_from {
                 w += learning_rate * (si_w - before) * rj;
             }
-            sj += (self.pre_mean - sj) * decay + self.pre_std * noise * n1;
-            x += (self.drive_mean - x) * decay + self.drive_std * noise * n2;
+            sj += (c.pre_mean - sj) * decay + c.pre_std * noise * n1;
+            x += (c.drive_mean - x) * decay + c.drive_std * noise * n2;
         }
         out
     }

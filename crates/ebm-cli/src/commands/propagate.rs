@@ -46,7 +46,7 @@ pub fn run(global: &GlobalOpts) -> Result<()> {
     )?;
     if config.output.plots {
         let mut series = Vec::new();
-        for &h in &main.hidden_layers {
+        for &h in &main.config.hidden_layers {
             for layer in 1..=h {
                 let points: Vec<(f64, f64)> = rows
                     .iter()

@@ -23,47 +23,29 @@ use crate::{CoreError, Dynamics, LayeredNet, Output, Relaxer, Rho, States, Stop}
 /// One sweep of the experiment: the config's networks under one update rule and weight scale.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sweep {
-    /// Numbers of hidden layers.
-    pub hidden_layers: Vec<usize>,
-    /// Input units.
-    pub input_size: usize,
-    /// Units per hidden layer.
-    pub hidden_size: usize,
-    /// Output units.
-    pub output_size: usize,
+    /// The section: sizes, step sizes, the activation's lower kink, batch, tolerance, budget.
+    pub config: PropagateConfig,
     /// Weight scale relative to Glorot-uniform.
     pub weight_scale: f64,
-    /// Step sizes.
-    pub epsilons: Vec<f64>,
-    /// The activation (its kinks decide where the identity is exact).
-    pub rho: Rho,
     /// The update rule (of the relaxation to the fixed point and of the nudged steps).
     pub rule: UpdateRuleKind,
-    /// Random inputs per network.
-    pub batch_size: usize,
-    /// Fixed-point tolerance on `max |R(s) - s|`.
-    pub tolerance: f64,
-    /// Step budget of the relaxation.
-    pub max_steps: usize,
 }
 
 impl Sweep {
-    /// The paper's sweep from the config section (`rho` from `rho_beta1`, leaky-integrator
-    /// rule, the config's weight scale).
+    /// The paper's sweep from the config section (leaky-integrator rule, the config's weight
+    /// scale).
     pub fn main(c: &PropagateConfig) -> Self {
         Self {
-            hidden_layers: c.hidden_layers.clone(),
-            input_size: c.input_size,
-            hidden_size: c.hidden_size,
-            output_size: c.output_size,
+            config: c.clone(),
             weight_scale: c.weight_scale,
-            epsilons: c.epsilons.clone(),
-            rho: Rho::hard(c.rho_beta1),
             rule: UpdateRuleKind::LeakyIntegrator,
-            batch_size: c.batch_size,
-            tolerance: c.tolerance,
-            max_steps: c.max_steps,
         }
+    }
+
+    /// The activation: the hard sigmoid from `rho_beta1` (its kinks decide where the identity
+    /// is exact).
+    pub fn rho(&self) -> Rho {
+        Rho::hard(self.config.rho_beta1)
     }
 }
 
@@ -167,6 +149,7 @@ pub fn run(config: &PropagateConfig, seed: u64) -> Result<Propagation, CoreError
     let main = &sweeps[0];
     let is_main = |r: &PropagateRow| r.rule == main.rule && r.weight_scale == main.weight_scale;
     let headline = main
+        .config
         .epsilons
         .iter()
         .map(|&eps| {
@@ -193,7 +176,7 @@ pub fn run(config: &PropagateConfig, seed: u64) -> Result<Propagation, CoreError
 /// Run one sweep for every depth and step size.
 pub fn early_inference(settings: &Sweep, seed: u64) -> Result<Vec<PropagateRow>, CoreError> {
     let mut rows = Vec::new();
-    for (i, &hidden) in settings.hidden_layers.iter().enumerate() {
+    for (i, &hidden) in settings.config.hidden_layers.iter().enumerate() {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(i as u64 + 1);
         rows.extend(one_depth(settings, hidden, &mut rng)?);
@@ -206,17 +189,19 @@ fn one_depth(
     hidden: usize,
     rng: &mut ChaCha8Rng,
 ) -> Result<Vec<PropagateRow>, CoreError> {
-    let mut sizes = vec![s.input_size];
-    sizes.extend(std::iter::repeat_n(s.hidden_size, hidden));
-    sizes.push(s.output_size);
-    let mut net = LayeredNet::<f64>::scaled_uniform(&sizes, s.rho, s.weight_scale, rng)?;
+    let c = &s.config;
+    let rho = s.rho();
+    let mut sizes = vec![c.input_size];
+    sizes.extend(std::iter::repeat_n(c.hidden_size, hidden));
+    sizes.push(c.output_size);
+    let mut net = LayeredNet::<f64>::scaled_uniform(&sizes, rho, s.weight_scale, rng)?;
     for b in &mut net.biases {
         b.mapv_inplace(|_| rng.random_range(-0.1..0.1));
     }
-    let (lo, hi) = s.rho.bounds();
+    let (lo, hi) = rho.bounds();
     let margin = 0.25 * (hi - lo);
-    let x = Array2::from_shape_fn((s.batch_size, s.input_size), |_| rng.random_range(lo..hi));
-    let target = Array2::from_shape_fn((s.batch_size, s.output_size), |_| {
+    let x = Array2::from_shape_fn((c.batch_size, c.input_size), |_| rng.random_range(lo..hi));
+    let target = Array2::from_shape_fn((c.batch_size, c.output_size), |_| {
         rng.random_range(lo + margin..hi - margin)
     });
 
@@ -224,9 +209,9 @@ fn one_depth(
     // depend on eps), until max |delta s| < tolerance / 2.
     let mut fixed = States::with_input(&net, x.view())?;
     let relax_dyn = Dynamics { rule: s.rule, ..Dynamics::projected(0.5) };
-    let mut relaxer = Relaxer::new(&net, s.batch_size, 0);
+    let mut relaxer = Relaxer::new(&net, c.batch_size, 0);
     relaxer.set_input(&net, x.view())?;
-    let stop = Stop { max_steps: s.max_steps, tolerance: 0.5 * s.tolerance, trace_energy: false };
+    let stop = Stop { max_steps: c.max_steps, tolerance: 0.5 * c.tolerance, trace_energy: false };
     let relaxation = relaxer.relax(&net, &mut fixed, &Output::Free, &relax_dyn, &stop)?;
     let residual = relax_dyn.residual(&net, &fixed, &Output::Free);
     let free_units = fixed.layers[1..].iter().flat_map(|a| a.iter());
@@ -246,7 +231,7 @@ fn one_depth(
     let dynamics = Dynamics { rule: s.rule, ..Dynamics::projected(0.0) };
     let output = Output::Nudged { beta: 1.0, target: target.view(), cost: CostKind::HalfSquared };
     let mut rows = Vec::new();
-    for &eps in &s.epsilons {
+    for &eps in &c.epsilons {
         let dynamics = Dynamics { epsilon: eps, ..dynamics };
         let mut states = fixed.clone();
         // changes[k] = change of layer k in the step at which it first moves (step L - k + 1).
