@@ -168,6 +168,20 @@ pub fn grad_total<A: Scalar>(
     g
 }
 
+/// The gradient of `E` in the parameters, summed over the batch (Eq 2.7 differentiated in
+/// `W` and `b`): `dE/dW_k = -rho(s_k)^T rho(s_(k+1))`, `dE/db_k = -sum_batch rho(s_(k+1))`.
+/// Every EP update is a difference of it between two states (the contrastive rule applies
+/// `-c (dE/dW(s^beta) - dE/dW(s^0))` in its fast form; the trainer's tests compare the two).
+pub fn param_gradient<A: Scalar>(
+    net: &LayeredNet<A>,
+    states: &States<A>,
+) -> (Vec<Array2<A>>, Vec<Array1<A>>) {
+    let rhos: Vec<Array2<A>> = states.layers.iter().map(|l| rho_of(net, l)).collect();
+    let weights = (0..net.depth()).map(|k| -rhos[k].t().dot(&rhos[k + 1])).collect();
+    let biases = (0..net.depth()).map(|k| -rhos[k + 1].sum_axis(Axis(0))).collect();
+    (weights, biases)
+}
+
 /// The fixed-point map `R(s) = s - dE/ds` (Eq 2.9) for every layer.
 pub fn fixed_point_map<A: Scalar>(net: &LayeredNet<A>, states: &States<A>) -> Vec<Array2<A>> {
     grad_energy(net, states).into_iter().zip(&states.layers).map(|(g, s)| s - &g).collect()

@@ -229,13 +229,14 @@ pub fn true_gradient(
     })
 }
 
-/// The batch mean of `rho(s_k)^T rho(s_(k+1))` and `rho(s_(k+1))` for every layer: `-dE/dtheta`.
+/// The batch mean of `rho(s_k)^T rho(s_(k+1))` and `rho(s_(k+1))` for every layer: `-dE/dtheta`
+/// ([`crate::energy::param_gradient`]) over the batch size.
 fn correlations(net: &LayeredNet<f64>, states: &States<f64>) -> ParamGrad {
-    let n = states.batch() as f64;
-    let rhos: Vec<Array2<f64>> = states.layers.iter().map(|l| rho_of(net, l)).collect();
+    let n = -(states.batch() as f64);
+    let (weights, biases) = crate::energy::param_gradient(net, states);
     ParamGrad {
-        weights: (0..net.depth()).map(|k| rhos[k].t().dot(&rhos[k + 1]) / n).collect(),
-        biases: (0..net.depth()).map(|k| rhos[k + 1].sum_axis(Axis(0)) / n).collect(),
+        weights: weights.into_iter().map(|w| w / n).collect(),
+        biases: biases.into_iter().map(|b| b / n).collect(),
     }
 }
 

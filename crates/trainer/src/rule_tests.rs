@@ -83,6 +83,59 @@ fn second_order(
     sums
 }
 
+/// The free fixed point and the end of the nudged phase at `beta` of the first minibatch,
+/// replayed with ebm-core alone.
+fn phases(
+    config: &ValidConfig,
+    net: &LayeredNet<f32>,
+    data: &DataSplits,
+    beta: f32,
+) -> [States<f32>; 2] {
+    let x = data.train.images.slice(s![0..BATCH, ..]).to_owned();
+    let target = data.train.one_hot(crate::batch::Rows::Range(0), BATCH);
+    let dyn_ = ebm_core::Dynamics::of(&config.dynamics);
+    let mut relaxer = Relaxer::new(net, BATCH, 0);
+    relaxer.set_input(net, x.view()).unwrap();
+    let mut free = States::with_input(net, x.view()).unwrap();
+    relaxer
+        .relax(net, &mut free, &Output::Free, &dyn_, &Stop::steps(config.dynamics.free_steps))
+        .unwrap();
+    let mut nudged = free.clone();
+    let out = Output::Nudged { beta, target: target.view(), cost: config.training.cost };
+    relaxer
+        .relax(net, &mut nudged, &out, &dyn_, &Stop::steps(config.dynamics.nudged_steps))
+        .unwrap();
+    [free, nudged]
+}
+
+#[test]
+fn contrastive_rule_applies_minus_the_energy_parameter_gradient_difference() {
+    // dW_k = -alpha_k / (beta batch) (dE/dW_k(s^beta) - dE/dW_k(s^0)), with dE/dW the
+    // reference of ebm_core::energy (Eq 2.7 differentiated in W and b).
+    let data = data();
+    let config = config(LearningRule::Contrastive, BetaSign::Fixed, 1);
+    let net0 = init_net(&config).unwrap();
+    let net1 = one_batch(&config, &net0, &data);
+    let [free, nudged] = phases(&config, &net0, &data, config.training.beta as f32);
+    let (w_free, b_free) = ebm_core::energy::param_gradient(&net0, &free);
+    let (w_nudged, b_nudged) = ebm_core::energy::param_gradient(&net0, &nudged);
+    for k in 0..3 {
+        let c = config.training.alphas[k] as f32 / (config.training.beta as f32 * BATCH as f32);
+        let expected = (&w_nudged[k] - &w_free[k]) * -c;
+        let got = &net1.weights[k] - &net0.weights[k];
+        let err = max_abs(&(&got - &expected));
+        // f32 rounding of the weights themselves (W + dW is stored, dW read back) and of dW
+        let tol = 4.0 * f32::EPSILON * max_abs(&net0.weights[k]) + 1e-5 * max_abs(&expected);
+        assert!(err <= tol, "W{k}: {err} (tolerance {tol})");
+        assert!(max_abs(&expected) > 1e-4, "W{k}: the update must not vanish");
+        let expected_b = (&b_nudged[k] - &b_free[k]) * -c;
+        let err_b = (&(&net1.biases[k] - &net0.biases[k]) - &expected_b)
+            .iter()
+            .fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(err_b <= 1e-6, "b{k}: {err_b}");
+    }
+}
+
 #[test]
 fn temporal_rule_is_the_contrastive_update_less_the_second_order_terms() {
     let data = data();
