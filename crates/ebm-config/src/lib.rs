@@ -41,7 +41,8 @@ pub use load::{ConfigSource, KeyChange};
 pub use presets::Preset;
 pub use section::{
     BetaSign, CostKind, DataConfig, DataOrder, Derivative, DynamicsConfig, GradcheckConfig,
-    Kernels, LearningRule, ModelConfig, OutputConfig, PropagateConfig, RelaxStepsConfig, RhoConfig,
-    RhoKind, Schedule, SpikeModel, StdpConfig, TrainingConfig, UpdateRuleKind,
+    Kernels, LearningRule, ModelConfig, OutputConfig, PropagateConfig, RateSchedule,
+    RelaxStepsConfig, RhoConfig, RhoKind, Schedule, SpikeModel, StdpConfig, TrainingConfig,
+    UpdateRuleKind,
 };
 pub use validate::{Section, ValidConfig};

@@ -291,10 +291,13 @@ fn check_resume_changes(
             .iter()
             .any(|a| key == *a || key.strip_prefix(a).is_some_and(|rest| rest.starts_with('.')))
     };
+    // A schedule that ends the run annealed depends on the run's length: the epochs are then
+    // part of what was declared before the run.
+    let fixed_length = saved.training.schedule != ebm_config::RateSchedule::Constant;
     let refused: Vec<String> = saved
         .changed_keys(config)
         .into_iter()
-        .filter(|c| !allowed(&c.key))
+        .filter(|c| !allowed(&c.key) || (fixed_length && c.key == "training.epochs"))
         .map(|c| c.to_string())
         .collect();
     if refused.is_empty() {

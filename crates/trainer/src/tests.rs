@@ -260,6 +260,48 @@ fn alpha_decay_scales_the_update_of_each_epoch() {
 }
 
 #[test]
+fn a_schedule_that_anneals_fixes_the_runs_length_on_resume() {
+    let config = small_config(|c| {
+        c.training.epochs = 1;
+        c.training.schedule = ebm_config::RateSchedule::Step;
+    });
+    let data = small_data();
+    let mut state = TrainState::new(config, &data).unwrap();
+    train(&mut state, &data, &mut Silent).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(checkpoint::FILE_NAME);
+    checkpoint::save(&path, &state).unwrap();
+    let err = checkpoint::load(&path, &data, &["training.epochs=3".into()]).unwrap_err();
+    assert!(
+        matches!(&err, crate::TrainError::ResumeChange { changes, .. }
+            if changes == &["training.epochs (1 -> 3)"]),
+        "{err}"
+    );
+    let err = checkpoint::load(&path, &data, &["training.schedule=\"constant\"".into()]);
+    assert!(err.is_err(), "the schedule was declared before the run");
+}
+
+#[test]
+fn step_and_cosine_schedules_end_the_run_annealed() {
+    use crate::schedule::learning_rate;
+    let mut t = ebm_config::TrainingConfig { epochs: 10, ..Default::default() };
+    t.schedule = ebm_config::RateSchedule::Step;
+    t.anneal_epochs = 2;
+    let a = t.alphas[0];
+    let rates: Vec<f64> = (0..10).map(|e| learning_rate(&t, 0, e)).collect();
+    assert!(rates[..8].iter().all(|&r| r == a), "{rates:?}");
+    assert!(rates[8..].iter().all(|&r| (r - a / 10.0).abs() < 1e-15), "{rates:?}");
+    t.schedule = ebm_config::RateSchedule::Cosine;
+    assert_eq!(learning_rate(&t, 0, 0), a);
+    assert!((learning_rate(&t, 0, 5) - a / 2.0).abs() < 1e-15);
+    let last = learning_rate(&t, 0, 9);
+    assert!(last > 0.0 && last < 0.03 * a, "{last}");
+    // the decay multiplies either schedule
+    t.alpha_decay = 0.5;
+    assert!((learning_rate(&t, 0, 5) - a / 2.0 / 32.0).abs() < 1e-15);
+}
+
+#[test]
 fn train_set_is_re_evaluated_every_n_epochs_and_at_the_last() {
     let run = |every: usize| {
         let config = small_config(|c| {

@@ -20,6 +20,13 @@ pub struct TrainingConfig {
     /// Factor applied to every learning rate once per epoch: epoch `e` (1-based) trains with
     /// `alphas * alpha_decay^(e - 1)`. 1 (the default) keeps the rates fixed, as in the paper.
     pub alpha_decay: f64,
+    /// How the rates end the run, on top of `alpha_decay`: `constant` (the paper), `step` (the
+    /// last `anneal_epochs` epochs at rates / 10) or `cosine` (epoch `e` of `E`, 0-based, at
+    /// `(1 + cos(pi e / E)) / 2` of the rates), so that the last epoch is a stable figure
+    /// whatever the stop.
+    pub schedule: RateSchedule,
+    /// Epochs at rates / 10 at the end of a `step` schedule.
+    pub anneal_epochs: usize,
     /// Examples per minibatch.
     pub batch_size: usize,
     /// Passes over the training set.
@@ -50,6 +57,8 @@ impl Default for TrainingConfig {
             cost: CostKind::HalfSquared,
             alphas: vec![0.1, 0.05],
             alpha_decay: 1.0,
+            schedule: RateSchedule::Constant,
+            anneal_epochs: 1,
             batch_size: 20,
             epochs: 15,
             persistent_particles: true,
@@ -60,6 +69,19 @@ impl Default for TrainingConfig {
             train_eval_every: 1,
         }
     }
+}
+
+/// How the learning rates change over a run (besides `alpha_decay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RateSchedule {
+    /// The same rates every epoch.
+    #[default]
+    Constant,
+    /// The last `anneal_epochs` epochs at a tenth of the rates.
+    Step,
+    /// A half cosine from the rates at the first epoch towards 0 after the last.
+    Cosine,
 }
 
 /// The weight update of a minibatch.
@@ -142,5 +164,14 @@ impl TrainingConfig {
         }
         c.positive_count("training.batch_size", self.batch_size);
         c.positive_count("training.epochs", self.epochs);
+        if self.schedule == RateSchedule::Step && !(1..=self.epochs).contains(&self.anneal_epochs) {
+            c.fail(
+                "training.anneal_epochs",
+                format!(
+                    "= {}: a step schedule anneals between 1 and training.epochs = {} epochs",
+                    self.anneal_epochs, self.epochs
+                ),
+            );
+        }
     }
 }
