@@ -161,3 +161,46 @@ fn gradcheck_measures_a_trained_checkpoint() {
     let depths = summary["depths"].as_array().unwrap();
     assert!(depths.iter().any(|d| d["net"] == "run/checkpoint.npz" && d["hidden_layers"] == 1));
 }
+
+#[test]
+fn a_validation_split_selects_an_epoch_and_keeps_its_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--set",
+        "data.train_limit=300",
+        "--set",
+        "data.validation=1000",
+        "--set",
+        "training.select=\"best-validation\"",
+        "--set",
+        "training.epochs=3",
+    ];
+    let out = train_small(dir.path(), "run", &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = dir.path().join("run");
+    let s = read_json(&run.join("summary.json"));
+    assert_eq!(s["examples"]["train"], 300);
+    assert_eq!(s["examples"]["validation"], 1000);
+    let selected = &s["selected"];
+    assert_eq!(selected["rule"], "best-validation");
+    assert_eq!(selected["model"], "best-model.npz");
+    let epoch = selected["epoch"].as_u64().unwrap() as usize;
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = metrics.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = metrics.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let val: Vec<f64> = rows.iter().map(|r| r[col("validation_error")].parse().unwrap()).collect();
+    let min = val.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(val[epoch - 1], min, "{val:?}");
+    assert_eq!(selected["validation_error"].as_f64(), Some(min));
+    let test: f64 = rows[epoch - 1][col("test_error")].parse().unwrap();
+    assert_eq!(selected["test_error"].as_f64(), Some(test));
+    // the kept model is that epoch's: eval scores the selected test error
+    let eval = run_in(dir.path(), &["-q", "eval", "--checkpoint", "run/best-model.npz"]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    assert!(
+        stdout(&eval).contains(&format!("test error {:.2}%", 100.0 * test)),
+        "{}",
+        stdout(&eval)
+    );
+}

@@ -42,7 +42,7 @@ pub use presets::Preset;
 pub use section::{
     BetaSign, CostKind, DataConfig, DataOrder, Derivative, DynamicsConfig, GradcheckConfig,
     Kernels, LearningRule, ModelConfig, OutputConfig, PropagateConfig, RateSchedule,
-    RelaxStepsConfig, RhoConfig, RhoKind, Schedule, SpikeModel, StdpConfig, TrainingConfig,
-    UpdateRuleKind,
+    RelaxStepsConfig, RhoConfig, RhoKind, Schedule, Selection, SpikeModel, StdpConfig,
+    TrainingConfig, UpdateRuleKind,
 };
 pub use validate::{Section, ValidConfig};

@@ -100,7 +100,9 @@ impl Config {
             match section {
                 Section::Model => self.model.check(&mut c),
                 Section::Dynamics => self.dynamics.check(&mut c),
-                Section::Training => self.training.check(&mut c, weight_layers),
+                Section::Training => {
+                    self.training.check(&mut c, weight_layers, self.data.validation);
+                }
                 Section::Data => self.data.check(&mut c),
                 Section::Stdp => self.stdp.check(&mut c),
                 Section::Propagate => self.propagate.check(&mut c),

@@ -5,7 +5,8 @@
 //!   biases `b0..` (`(n_(k+1),)`) and `meta`; about 1.6 MB for `ep-1h`.
 //! - `checkpoint.npz`, what `--resume` needs: the same, plus the persistent particles
 //!   `train_s1..` (`(n_train, n_k)`) and `test_s1..` (`(n_test, n_k)`) and the current epoch's
-//!   starting weights `epoch_start_W0..`.
+//!   starting weights `epoch_start_W0..`, and with a validation set its persistent particles
+//!   `validation_s1..` (`(n_validation, n_k)`).
 //!
 //! `meta` is a `uint8` array holding UTF-8 JSON: format version, kind (`model` or `checkpoint`),
 //! the effective config as TOML, the provenance (program, command, times, data source and
@@ -30,7 +31,7 @@ use crate::TrainError;
 use crate::data::DataSplits;
 use crate::npz::NpzFile;
 use crate::provenance::Provenance;
-use crate::run::{EpochMetrics, PartialEpoch, TrainState, check_data};
+use crate::run::{EpochMetrics, PartialEpoch, SelectedEpoch, TrainState, check_data};
 
 /// The resume state's file name inside a run's directory.
 pub const FILE_NAME: &str = "checkpoint.npz";
@@ -90,6 +91,8 @@ struct Meta {
     batch: usize,
     partial: PartialEpoch,
     history: Vec<EpochMetrics>,
+    #[serde(default)]
+    selected: Option<SelectedEpoch>,
 }
 
 /// What a saved file says about its run (its `meta`).
@@ -140,6 +143,9 @@ fn write(path: &Path, state: &TrainState, kind: Kind) -> Result<(), TrainError> 
         for (k, w) in state.epoch_start.iter().enumerate() {
             npz.add_array(format!("epoch_start_W{k}"), w).map_err(npz_err)?;
         }
+        for (k, v) in state.validation_particles.iter().enumerate() {
+            npz.add_array(format!("validation_s{}", k + 1), v).map_err(npz_err)?;
+        }
     }
     let meta = Meta {
         format: FORMAT,
@@ -150,6 +156,7 @@ fn write(path: &Path, state: &TrainState, kind: Kind) -> Result<(), TrainError> 
         batch: state.batch,
         partial: state.partial.clone(),
         history: state.history.clone(),
+        selected: state.selected.clone(),
     };
     let json = serde_json::to_vec(&meta).map_err(|e| bad(path, format!("cannot encode: {e}")))?;
     npz.add_array("meta", &Array1::from(json)).map_err(npz_err)?;
@@ -265,12 +272,21 @@ pub fn load(
         )?);
         test_particles.push(matrix(&mut npz, &format!("test_s{k}"), (data.test.len(), sizes[k]))?);
     }
+    let mut validation_particles = Vec::new();
+    if let Some(v) = &data.validation {
+        for k in 1..=depth {
+            let name = format!("validation_s{k}");
+            validation_particles.push(matrix(&mut npz, &name, (v.len(), sizes[k]))?);
+        }
+    }
     let provenance = meta.provenance.unwrap_or_else(|| TrainState::default_provenance(data));
     Ok(TrainState {
         config,
         net,
         train_particles,
         test_particles,
+        validation_particles,
+        selected: meta.selected,
         epoch: meta.epoch,
         batch: meta.batch,
         partial: meta.partial,

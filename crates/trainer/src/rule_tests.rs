@@ -28,7 +28,8 @@ fn config(rule: LearningRule, sign: BetaSign, seed: u64) -> ValidConfig {
 }
 
 fn data() -> DataSplits {
-    DataSplits::embedded_limited(Limits { train: Some(BATCH), test: Some(BATCH) }).unwrap()
+    DataSplits::embedded_limited(Limits { train: Some(BATCH), test: Some(BATCH), validation: 0 })
+        .unwrap()
 }
 
 /// The net after one minibatch of `config` from `net0`.

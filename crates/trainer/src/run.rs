@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use ebm_config::{DataOrder, ValidConfig};
+use ebm_config::{DataOrder, Selection, ValidConfig};
 use ebm_core::{LayeredNet, Rho};
 use ndarray::Array2;
 use rand::seq::SliceRandom;
@@ -33,6 +33,13 @@ pub struct EpochMetrics {
     /// Test error from persistent test particles carried across epochs (what the reference
     /// code reports).
     pub test_error_persistent: f64,
+    /// Validation error from zero states (with a validation set): what `best-validation`
+    /// selects on.
+    #[serde(default)]
+    pub validation_error: Option<f64>,
+    /// Validation error from persistent validation particles.
+    #[serde(default)]
+    pub validation_error_persistent: Option<f64>,
     /// Mean `E` at the free fixed points of the epoch's minibatches.
     pub mean_energy: f64,
     /// Mean `C` at the free fixed points of the epoch's minibatches.
@@ -61,6 +68,19 @@ pub struct PartialEpoch {
     pub seconds: f64,
 }
 
+/// The epoch a run's selection rule chose, with its figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelectedEpoch {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Its validation error from zero states (what was selected on).
+    pub validation_error: f64,
+    /// Its test error from zero states (reported, never selected on).
+    pub test_error: f64,
+    /// Its test error from persistent particles.
+    pub test_error_persistent: f64,
+}
+
 /// Everything a run needs to continue: the checkpoint's contents.
 #[derive(Debug, Clone)]
 pub struct TrainState {
@@ -72,6 +92,11 @@ pub struct TrainState {
     pub train_particles: Vec<Array2<f32>>,
     /// Persistent free-phase states of the test examples: `[k-1]`: `(n_test, n_k)`.
     pub test_particles: Vec<Array2<f32>>,
+    /// Persistent free-phase states of the validation examples (empty without a validation
+    /// set): `[k-1]`: `(n_validation, n_k)`.
+    pub validation_particles: Vec<Array2<f32>>,
+    /// The epoch `training.select = "best-validation"` has selected so far.
+    pub selected: Option<SelectedEpoch>,
     /// Completed epochs.
     pub epoch: usize,
     /// Minibatches completed in the current epoch.
@@ -98,6 +123,11 @@ impl TrainState {
         Ok(Self {
             train_particles: particles(data.train.len()),
             test_particles: particles(data.test.len()),
+            validation_particles: data
+                .validation
+                .as_ref()
+                .map_or_else(Vec::new, |v| particles(v.len())),
+            selected: None,
             epoch_start: net.weights.clone(),
             net,
             config,
@@ -124,6 +154,23 @@ impl TrainState {
     /// as in the reference code).
     pub fn batches_per_epoch(&self) -> usize {
         self.train_particles[0].nrows() / self.config.training.batch_size
+    }
+
+    /// Apply the selection rule to a finished epoch: under `best-validation`, an epoch whose
+    /// validation error is lower than the selected one's becomes the selected epoch.
+    fn select(&mut self, m: &EpochMetrics) {
+        if self.config.training.select != Selection::BestValidation {
+            return;
+        }
+        let Some(v) = m.validation_error else { return };
+        if self.selected.as_ref().is_none_or(|s| v < s.validation_error) {
+            self.selected = Some(SelectedEpoch {
+                epoch: m.epoch,
+                validation_error: v,
+                test_error: m.test_error,
+                test_error_persistent: m.test_error_persistent,
+            });
+        }
     }
 
     /// Whether every configured epoch is done.
@@ -309,6 +356,7 @@ pub fn train_with<O: Observer + ?Sized>(
             observer.after_batch(state)?;
         }
         let metrics = end_of_epoch(state, data)?;
+        state.select(&metrics);
         state.history.push(metrics.clone());
         state.epoch += 1;
         state.batch = 0;
@@ -325,6 +373,15 @@ fn end_of_epoch(state: &mut TrainState, data: &DataSplits) -> Result<EpochMetric
     let test = evaluate(config, &state.net, &data.test, steps, cost, None)?;
     let test_persistent =
         evaluate(config, &state.net, &data.test, steps, cost, Some(&mut state.test_particles))?;
+    let (validation_error, validation_error_persistent) = match &data.validation {
+        Some(v) => {
+            let zero = evaluate(config, &state.net, v, steps, cost, None)?.error_rate();
+            let particles = Some(state.validation_particles.as_mut_slice());
+            let persistent = evaluate(config, &state.net, v, steps, cost, particles)?.error_rate();
+            (Some(zero), Some(persistent))
+        }
+        None => (None, None),
+    };
     let epoch = state.epoch + 1;
     let every = config.training.train_eval_every;
     let train = if every > 0 && (epoch.is_multiple_of(every) || epoch == config.training.epochs) {
@@ -351,6 +408,8 @@ fn end_of_epoch(state: &mut TrainState, data: &DataSplits) -> Result<EpochMetric
         train_error: train,
         test_error: test.error_rate(),
         test_error_persistent: test_persistent.error_rate(),
+        validation_error,
+        validation_error_persistent,
         mean_energy: p.energy / n,
         mean_cost: p.cost / n,
         relative_weight_change,

@@ -24,7 +24,8 @@ fn small_config(f: impl FnOnce(&mut Config)) -> ValidConfig {
 }
 
 fn small_data() -> DataSplits {
-    DataSplits::embedded_limited(Limits { train: Some(200), test: Some(50) }).unwrap()
+    DataSplits::embedded_limited(Limits { train: Some(200), test: Some(50), validation: 0 })
+        .unwrap()
 }
 
 #[test]
@@ -218,7 +219,9 @@ fn learning_reduces_the_error() {
         c.data.train_limit = Some(1000);
         c.data.test_limit = Some(500);
     });
-    let data = DataSplits::embedded_limited(Limits { train: Some(1000), test: Some(500) }).unwrap();
+    let data =
+        DataSplits::embedded_limited(Limits { train: Some(1000), test: Some(500), validation: 0 })
+            .unwrap();
     let mut state = TrainState::new(config, &data).unwrap();
     train(&mut state, &data, &mut Silent).unwrap();
     let h = &state.history;
@@ -279,6 +282,45 @@ fn a_schedule_that_anneals_fixes_the_runs_length_on_resume() {
     );
     let err = checkpoint::load(&path, &data, &["training.schedule=\"constant\"".into()]);
     assert!(err.is_err(), "the schedule was declared before the run");
+}
+
+#[test]
+fn best_validation_selects_the_epoch_of_least_validation_error_and_resumes_exactly() {
+    let config = small_config(|c| {
+        c.training.epochs = 4;
+        c.data.train_limit = None;
+        c.data.validation = 9800;
+        c.training.select = ebm_config::Selection::BestValidation;
+    });
+    let data = DataSplits::from_config(&config.data).unwrap();
+    assert_eq!((data.train.len(), data.validation.as_ref().unwrap().len()), (200, 9800));
+    let mut whole = TrainState::new(config.clone(), &data).unwrap();
+    train(&mut whole, &data, &mut Silent).unwrap();
+    let errors: Vec<f64> = whole.history.iter().map(|m| m.validation_error.unwrap()).collect();
+    let best = (0..errors.len()).fold(0, |b, i| if errors[i] < errors[b] { i } else { b });
+    let selected = whole.selected.clone().unwrap();
+    assert_eq!(selected.epoch, best + 1, "{errors:?}");
+    assert_eq!(selected.validation_error, errors[best]);
+    assert_eq!(selected.test_error, whole.history[best].test_error);
+    assert!(whole.history.iter().all(|m| m.validation_error_persistent.is_some()));
+    // stopped after 2 epochs and resumed from a checkpoint: the same selection and particles
+    let mut first = TrainState::new(small_config_like(&config, 2), &data).unwrap();
+    train(&mut first, &data, &mut Silent).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(checkpoint::FILE_NAME);
+    checkpoint::save(&path, &first).unwrap();
+    let mut resumed = checkpoint::load(&path, &data, &["training.epochs=4".into()]).unwrap();
+    train(&mut resumed, &data, &mut Silent).unwrap();
+    assert_eq!(resumed.selected, whole.selected);
+    assert_eq!(resumed.validation_particles, whole.validation_particles);
+    assert_eq!(resumed.net, whole.net);
+}
+
+/// `config` with `epochs` epochs.
+fn small_config_like(config: &ValidConfig, epochs: usize) -> ValidConfig {
+    let mut c = config.config().clone();
+    c.training.epochs = epochs;
+    c.validate().unwrap()
 }
 
 #[test]
@@ -479,7 +521,9 @@ fn checkpoint_arrays_of_the_wrong_shape_are_refused() {
         saved_checkpoint(dir.path(), |s| s.net.biases[0] = ndarray::Array1::zeros(3));
     assert_eq!(checkpoint_reason(&path, &data), "array b0 has shape (3,), the config needs (30,)");
     // particles of another dataset size
-    let other = DataSplits::embedded_limited(Limits { train: Some(100), test: Some(50) }).unwrap();
+    let other =
+        DataSplits::embedded_limited(Limits { train: Some(100), test: Some(50), validation: 0 })
+            .unwrap();
     let (path, _) = saved_checkpoint(dir.path(), |_| {});
     assert_eq!(
         checkpoint_reason(&path, &other),

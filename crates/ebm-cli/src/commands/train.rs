@@ -39,9 +39,36 @@ struct Summary<'a> {
     run_seconds: f64,
     /// SHA-256 of the parameters (see `docs/formats.md`).
     model_sha256: String,
+    /// Examples of the training, validation and test sets.
+    examples: Examples,
+    /// The epoch the selection rule (`training.select`) chose, with its validation and test
+    /// errors; the `final_*` figures are the last epoch's.
+    selected: Selected,
     provenance: Provenance,
     config: &'a ebm_config::Config,
 }
+
+#[derive(Serialize)]
+struct Examples {
+    train: usize,
+    validation: usize,
+    test: usize,
+}
+
+#[derive(Serialize)]
+struct Selected {
+    /// `last` or `best-validation`.
+    rule: ebm_config::Selection,
+    epoch: Option<usize>,
+    validation_error: Option<f64>,
+    test_error: Option<f64>,
+    test_error_persistent: Option<f64>,
+    /// The model file of that epoch.
+    model: Option<&'static str>,
+}
+
+/// The file `best-validation` keeps the selected epoch's model in.
+const BEST_MODEL: &str = "best-model.npz";
 
 struct CliObserver<'a> {
     out: &'a OutDir,
@@ -105,10 +132,13 @@ impl Observer for CliObserver<'_> {
 
     fn on_epoch(&mut self, m: &EpochMetrics, state: &TrainState) -> Result<()> {
         tracing::info!(
-            "epoch {}: train {:.2}% (running) {} | test {:.2}% (zero start) {:.2}% (persistent) | E {:.3} C {:.4} | {:.2}s + eval {:.2}s",
+            "epoch {}: train {:.2}% (running) {} |{} test {:.2}% (zero start) {:.2}% (persistent) | E {:.3} C {:.4} | {:.2}s + eval {:.2}s",
             m.epoch,
             100.0 * m.train_error_running,
             m.train_error.map(|e| format!("{:.2}% (re-evaluated)", 100.0 * e)).unwrap_or_default(),
+            m.validation_error
+                .map(|e| format!(" validation {:.2}% |", 100.0 * e))
+                .unwrap_or_default(),
             100.0 * m.test_error,
             100.0 * m.test_error_persistent,
             m.mean_energy,
@@ -117,6 +147,10 @@ impl Observer for CliObserver<'_> {
             m.eval_seconds,
         );
         self.save_model(state)?;
+        if state.selected.as_ref().is_some_and(|s| s.epoch == m.epoch) {
+            self.out.register(BEST_MODEL)?;
+            checkpoint::save_model(&self.out.join(BEST_MODEL), state)?;
+        }
         let every = state.config.training.checkpoint_every;
         if state.finished() || (every > 0 && m.epoch.is_multiple_of(every)) {
             self.save_checkpoint(state)?;
@@ -153,6 +187,8 @@ fn write_results(
         "train_error",
         "test_error",
         "test_error_persistent",
+        "validation_error",
+        "validation_error_persistent",
         "mean_energy",
         "mean_cost",
     ]
@@ -168,6 +204,8 @@ fn write_results(
             m.train_error.map(|e| e.to_string()).unwrap_or_default(),
             m.test_error.to_string(),
             m.test_error_persistent.to_string(),
+            m.validation_error.map(|e| e.to_string()).unwrap_or_default(),
+            m.validation_error_persistent.map(|e| e.to_string()).unwrap_or_default(),
             m.mean_energy.to_string(),
             m.mean_cost.to_string(),
         ];
@@ -190,6 +228,12 @@ fn write_results(
         total_seconds: started.elapsed().as_secs_f64(),
         run_seconds: state.history.iter().map(|m| m.seconds + m.eval_seconds).sum(),
         model_sha256: checkpoint::parameters_sha256(&state.net),
+        examples: Examples {
+            train: state.train_particles.first().map_or(0, |p| p.nrows()),
+            validation: state.validation_particles.first().map_or(0, |p| p.nrows()),
+            test: state.test_particles.first().map_or(0, |p| p.nrows()),
+        },
+        selected: selected(state),
         provenance: state.provenance.stamped(),
         config: state.config.config(),
     };
@@ -204,6 +248,10 @@ fn write_results(
             Series::line("test (zero start)", curve(&|m| Some(m.test_error))),
             Series::line("test (persistent particles)", curve(&|m| Some(m.test_error_persistent))),
         ];
+        let mut series = series;
+        if state.history.iter().any(|m| m.validation_error.is_some()) {
+            series.push(Series::line("validation (zero start)", curve(&|m| m.validation_error)));
+        }
         let title = format!("Equilibrium propagation, {:?}", state.config.model.layers);
         let chart = Chart {
             title: &title,
@@ -215,6 +263,38 @@ fn write_results(
         plot::svg(out, "learning_curve.svg", &chart, &series)?;
     }
     Ok(())
+}
+
+/// The selected epoch as `summary.json` reports it: the best validation epoch so far, or the
+/// last epoch.
+fn selected(state: &TrainState) -> Selected {
+    let rule = state.config.training.select;
+    match (&state.selected, state.history.last()) {
+        (Some(s), _) => Selected {
+            rule,
+            epoch: Some(s.epoch),
+            validation_error: Some(s.validation_error),
+            test_error: Some(s.test_error),
+            test_error_persistent: Some(s.test_error_persistent),
+            model: Some(BEST_MODEL),
+        },
+        (None, Some(m)) if rule == ebm_config::Selection::Last => Selected {
+            rule,
+            epoch: Some(m.epoch),
+            validation_error: m.validation_error,
+            test_error: Some(m.test_error),
+            test_error_persistent: Some(m.test_error_persistent),
+            model: Some(checkpoint::MODEL_FILE_NAME),
+        },
+        _ => Selected {
+            rule,
+            epoch: None,
+            validation_error: None,
+            test_error: None,
+            test_error_persistent: None,
+            model: None,
+        },
+    }
 }
 
 /// Load the data at `location` (the first examples per `limits`), logging what was loaded.
@@ -302,7 +382,8 @@ pub(super) fn this_process() -> Process {
 /// Refuse a run whose buffers would not fit in the memory available, before allocating them.
 fn check_memory(config: &ebm_config::ValidConfig, data: &DataSplits) -> Result<()> {
     let threads = rayon::current_num_threads();
-    let need = trainer::run::memory_estimate(config, data.train.len(), data.test.len(), threads);
+    let held_out = data.test.len() + data.validation.as_ref().map_or(0, |v| v.len());
+    let need = trainer::run::memory_estimate(config, data.train.len(), held_out, threads);
     let mut system = sysinfo::System::new();
     system.refresh_memory();
     let available = system.available_memory();

@@ -19,6 +19,10 @@ pub struct DataConfig {
     /// Use only the first N test examples.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_limit: Option<usize>,
+    /// Hold out the last N examples of the training file as the validation set (never trained
+    /// on; 0 = none). MNIST's reference split is 50,000 / 10,000: `validation = 10000`.
+    /// `train_limit` applies to the examples before them.
+    pub validation: usize,
 }
 
 impl DataConfig {

@@ -19,4 +19,6 @@ pub use output::OutputConfig;
 pub use propagate::PropagateConfig;
 pub use relax_steps::RelaxStepsConfig;
 pub use stdp::{Derivative, SpikeModel, StdpConfig};
-pub use training::{BetaSign, CostKind, DataOrder, LearningRule, RateSchedule, TrainingConfig};
+pub use training::{
+    BetaSign, CostKind, DataOrder, LearningRule, RateSchedule, Selection, TrainingConfig,
+};

@@ -27,6 +27,10 @@ pub struct TrainingConfig {
     pub schedule: RateSchedule,
     /// Epochs at rates / 10 at the end of a `step` schedule.
     pub anneal_epochs: usize,
+    /// Which epoch a run's headline figures come from, declared before the run: `last` (a
+    /// fixed schedule) or `best-validation` (the epoch of the lowest validation error from
+    /// zero states, which needs `data.validation`; its model is kept as `best-model.npz`).
+    pub select: Selection,
     /// Examples per minibatch.
     pub batch_size: usize,
     /// Passes over the training set.
@@ -59,6 +63,7 @@ impl Default for TrainingConfig {
             alpha_decay: 1.0,
             schedule: RateSchedule::Constant,
             anneal_epochs: 1,
+            select: Selection::Last,
             batch_size: 20,
             epochs: 15,
             persistent_particles: true,
@@ -69,6 +74,17 @@ impl Default for TrainingConfig {
             train_eval_every: 1,
         }
     }
+}
+
+/// How a run's headline epoch is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Selection {
+    /// The last epoch (the schedule is fixed before the run).
+    #[default]
+    Last,
+    /// The epoch with the lowest validation error from zero states (the first of equals).
+    BestValidation,
 }
 
 /// How the learning rates change over a run (besides `alpha_decay`).
@@ -134,8 +150,9 @@ pub enum DataOrder {
 
 impl TrainingConfig {
     /// A positive beta, one non-negative rate per weight layer of a model with
-    /// `weight_layers`, a decay in (0, 1], at least one example and one epoch.
-    pub(crate) fn check(&self, c: &mut Checker, weight_layers: usize) {
+    /// `weight_layers`, a decay in (0, 1], at least one example and one epoch, a validation set
+    /// (`validation` examples) for a selection on it.
+    pub(crate) fn check(&self, c: &mut Checker, weight_layers: usize, validation: usize) {
         if c.finite("training.beta", self.beta) && self.beta <= 0.0 {
             c.fail(
                 "training.beta",
@@ -164,6 +181,12 @@ impl TrainingConfig {
         }
         c.positive_count("training.batch_size", self.batch_size);
         c.positive_count("training.epochs", self.epochs);
+        if self.select == Selection::BestValidation && validation == 0 {
+            c.fail(
+                "training.select",
+                "= \"best-validation\" needs a validation set: set data.validation (e.g. 10000 for MNIST)",
+            );
+        }
         if self.schedule == RateSchedule::Step && !(1..=self.epochs).contains(&self.anneal_epochs) {
             c.fail(
                 "training.anneal_epochs",

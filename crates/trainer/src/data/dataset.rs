@@ -49,6 +49,19 @@ impl Dataset {
         images_path: &Path,
         labels_path: &Path,
     ) -> Result<Self, DataError> {
+        let n = limit.map_or(labels.len(), |l| l.min(labels.len()));
+        Self::from_idx_rows(images, labels, 0..n, images_path, labels_path)
+    }
+
+    /// Build from decoded IDX contents, keeping the items `rows` (within the file). Fails if the
+    /// counts differ (the paths are for the message).
+    pub fn from_idx_rows(
+        images: &IdxImages,
+        labels: &[u8],
+        rows: std::ops::Range<usize>,
+        images_path: &Path,
+        labels_path: &Path,
+    ) -> Result<Self, DataError> {
         if images.count() != labels.len() {
             return Err(DataError::CountMismatch {
                 images_path: images_path.to_owned(),
@@ -57,13 +70,15 @@ impl Dataset {
                 labels: labels.len(),
             });
         }
-        let n = limit.map_or(labels.len(), |l| l.min(labels.len()));
+        let rows = rows.start.min(labels.len())..rows.end.min(labels.len());
         let d = images.pixels_per_image();
-        let pixels: Vec<f32> =
-            images.pixels[..n * d].iter().map(|&p| f32::from(p) / 255.0).collect();
+        let pixels: Vec<f32> = images.pixels[rows.start * d..rows.end * d]
+            .iter()
+            .map(|&p| f32::from(p) / 255.0)
+            .collect();
         let image_shape = (images.rows, images.cols);
-        let images = Array2::from_shape_vec((n, d), pixels).expect("n * d pixels");
-        let labels = labels[..n].to_vec();
+        let images = Array2::from_shape_vec((rows.len(), d), pixels).expect("n * d pixels");
+        let labels = labels[rows].to_vec();
         let classes = labels.iter().max().map_or(0, |&l| usize::from(l) + 1);
         Ok(Self { images, labels, classes, image_shape })
     }
@@ -111,27 +126,33 @@ impl Dataset {
     }
 }
 
-/// How many examples of each split to keep (the first N; `None` = all).
+/// How many examples of each split to keep (the first N; `None` = all), and how many of the
+/// training file's last examples to hold out for validation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
-    /// Training examples to keep.
+    /// Training examples to keep (of those before the validation set).
     pub train: Option<usize>,
     /// Test examples to keep.
     pub test: Option<usize>,
+    /// The last examples of the training file held out as the validation set (0 = none).
+    pub validation: usize,
 }
 
 impl Limits {
     /// The limits of a configuration's `data` section.
     pub fn from_config(config: &DataConfig) -> Self {
-        Self { train: config.train_limit, test: config.test_limit }
+        Self { train: config.train_limit, test: config.test_limit, validation: config.validation }
     }
 }
 
-/// A data set's training and test splits, and where they came from.
+/// A data set's training, validation and test splits, and where they came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataSplits {
     /// The training set.
     pub train: Dataset,
+    /// The validation set: the last `data.validation` examples of the training file, never
+    /// trained on (`None` without one).
+    pub validation: Option<Dataset>,
     /// The test set.
     pub test: Dataset,
     /// Where the files came from and their content fingerprint.
@@ -156,8 +177,23 @@ impl Files {
         fingerprint.images(&self.test_images);
         fingerprint.labels(&self.test_labels);
         let [ti, tl, si, sl] = &self.paths;
+        let n = self.train_labels.len();
+        if limits.validation > 0 && limits.validation >= n {
+            return Err(DataError::ValidationTooLarge {
+                path: ti.clone(),
+                validation: limits.validation,
+                examples: n,
+            });
+        }
+        let held_out = n - limits.validation;
+        let kept = limits.train.map_or(held_out, |l| l.min(held_out));
         let mut train =
-            Dataset::from_idx(&self.train_images, &self.train_labels, limits.train, ti, tl)?;
+            Dataset::from_idx_rows(&self.train_images, &self.train_labels, 0..kept, ti, tl)?;
+        let mut validation = (limits.validation > 0)
+            .then(|| {
+                Dataset::from_idx_rows(&self.train_images, &self.train_labels, held_out..n, ti, tl)
+            })
+            .transpose()?;
         let mut test =
             Dataset::from_idx(&self.test_images, &self.test_labels, limits.test, si, sl)?;
         for (set, path) in [(&train, ti), (&test, si)] {
@@ -181,8 +217,12 @@ impl Files {
             .map_or(0, |&l| usize::from(l) + 1);
         train.classes = classes;
         test.classes = classes;
+        if let Some(v) = &mut validation {
+            v.classes = classes;
+        }
         Ok(DataSplits {
             train,
+            validation,
             test,
             source: DataSource { source: location, fingerprint: fingerprint.finish() },
         })

@@ -152,6 +152,18 @@ pub enum DataError {
         /// The images file.
         path: PathBuf,
     },
+    /// The validation set asks for all the training examples or more.
+    #[error(
+        "{path}: holds {examples} examples, so data.validation = {validation} leaves none to train on"
+    )]
+    ValidationTooLarge {
+        /// The training images file.
+        path: PathBuf,
+        /// The examples held out.
+        validation: usize,
+        /// The examples the file holds.
+        examples: usize,
+    },
     /// The training and test images have different shapes.
     #[error(
         "{train_path} holds {}x{} images but {test_path} holds {}x{} images",

@@ -97,8 +97,11 @@ fn load_dir_accepts_raw_or_gz_names_and_applies_limits() {
         let all = DataSplits::load_dir(dir.path(), Limits::default()).unwrap();
         assert_eq!((all.train.len(), all.test.len()), (30, 20));
         assert_eq!(all.train.input_size(), 784);
-        let some =
-            DataSplits::load_dir(dir.path(), Limits { train: Some(7), test: Some(100) }).unwrap();
+        let some = DataSplits::load_dir(
+            dir.path(),
+            Limits { train: Some(7), test: Some(100), validation: 0 },
+        )
+        .unwrap();
         assert_eq!((some.train.len(), some.test.len()), (7, 20));
         assert_eq!(some.train.labels[..], all.train.labels[..7]);
     }
@@ -109,7 +112,8 @@ fn fingerprint_is_of_the_decoded_files_whatever_the_compression_and_limits() {
     let raw = mnist_dir(30, 20, false);
     let gz = mnist_dir(30, 20, true);
     let a = DataSplits::load_dir(raw.path(), Limits::default()).unwrap();
-    let b = DataSplits::load_dir(gz.path(), Limits { train: Some(3), test: None }).unwrap();
+    let b = DataSplits::load_dir(gz.path(), Limits { train: Some(3), test: None, validation: 0 })
+        .unwrap();
     assert!(a.source.fingerprint.starts_with("sha256:"), "{}", a.source.fingerprint);
     assert_eq!(a.source.fingerprint, b.source.fingerprint);
     assert!(a.source.same_data(&b.source));
@@ -140,12 +144,39 @@ fn from_config_picks_dir_or_embedded() {
         dir: Some(dir.path().to_owned()),
         train_limit: Some(4),
         test_limit: None,
+        validation: 0,
     };
     let m = DataSplits::from_config(&config).unwrap();
     assert_eq!((m.train.len(), m.test.len()), (4, 10));
-    let config = ebm_config::DataConfig { dir: None, train_limit: Some(50), test_limit: Some(5) };
+    let config = ebm_config::DataConfig {
+        dir: None,
+        train_limit: Some(50),
+        test_limit: Some(5),
+        validation: 0,
+    };
     let m = DataSplits::from_config(&config).unwrap();
     assert_eq!((m.train.len(), m.test.len()), (50, 5));
+    assert!(m.validation.is_none());
+}
+
+#[test]
+fn the_validation_set_is_the_last_examples_of_the_training_file_and_never_trained_on() {
+    let all = DataSplits::embedded().unwrap();
+    let limits = Limits { train: None, test: None, validation: 2000 };
+    let split = DataSplits::embedded_limited(limits).unwrap();
+    let v = split.validation.as_ref().unwrap();
+    assert_eq!((split.train.len(), v.len(), split.test.len()), (8000, 2000, 2000));
+    assert_eq!(split.train.images, all.train.images.slice(ndarray::s![..8000, ..]));
+    assert_eq!(v.images, all.train.images.slice(ndarray::s![8000.., ..]));
+    assert_eq!(v.labels[..], all.train.labels[8000..]);
+    assert_eq!((v.classes, split.source.fingerprint.clone()), (10, all.source.fingerprint));
+    // train_limit applies to the examples before the validation set
+    let limits = Limits { train: Some(9000), test: None, validation: 2000 };
+    let split = DataSplits::embedded_limited(limits).unwrap();
+    assert_eq!((split.train.len(), split.validation.unwrap().len()), (8000, 2000));
+    let limits = Limits { train: None, test: None, validation: 10_000 };
+    let err = DataSplits::embedded_limited(limits).unwrap_err();
+    assert!(err.to_string().contains("data.validation = 10000 leaves none to train on"), "{err}");
 }
 
 #[test]
@@ -304,7 +335,9 @@ fn the_classes_are_the_labels_of_both_splits() {
     assert_eq!(idx::parse_labels(&bytes, &p("lab")).unwrap(), [0, 9, 10, 3]);
     let dir = mnist_dir(5, 5, false);
     write(dir.path(), TEST_LABELS, &idx::encode_labels(&[0, 1, 12, 2, 3], false).unwrap());
-    let data = DataSplits::load_dir(dir.path(), Limits { train: None, test: Some(2) }).unwrap();
+    let data =
+        DataSplits::load_dir(dir.path(), Limits { train: None, test: Some(2), validation: 0 })
+            .unwrap();
     assert_eq!((data.classes(), data.train.classes, data.test.classes), (13, 13, 13));
     assert_eq!(data.train.class_counts().len(), 13);
     let target = data.test.one_hot(crate::batch::Rows::Range(0), 2);
