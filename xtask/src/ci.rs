@@ -20,6 +20,8 @@ pub fn run_ci(args: &[String]) -> Result<()> {
         crate::regress::run_regress(&[])?;
         // The numbers the round-1 code produced, bit for bit (the refactor's guard).
         crate::bitident::run_bitident(&[])?;
+        // `ebm sweep slurm`'s array script, submitted to a real Slurm (about a minute).
+        crate::slurm_check::run_slurm_check()?;
     }
     eprintln!("xtask: all checks passed");
     Ok(())

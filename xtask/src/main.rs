@@ -6,6 +6,7 @@
 //! - `bitident`: that check alone.
 //! - `reproduce NAME`: a named reproduction run writing `results/NAME/` with a `report.md`.
 //! - `bench`: the benchmarks.
+//! - `slurm-check`: a real single-node Slurm runs a sweep's job array.
 //! - `make-mini-mnist --from DIR`: the embedded MNIST subset (`crates/trainer/data/mini-mnist/`).
 //!
 //! Kept light on purpose: it drives `cargo` and the `ebm` binary as processes.
@@ -23,6 +24,7 @@ mod python;
 mod regress;
 mod reproduce;
 mod rules;
+mod slurm_check;
 mod stdp;
 mod util;
 
@@ -39,6 +41,7 @@ fn main() -> Result<()> {
         "bitident" => bitident::run_bitident(rest),
         "regress" => regress::run_regress(rest),
         "examples" => examples::run_examples(),
+        "slurm-check" => slurm_check::run_slurm_check(),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
             Ok(())
@@ -58,6 +61,9 @@ cargo xtask <command>
   regress [NAME...] [--update-baselines]
                           the regression experiments of xtask/regressions.toml: a table,
                           $GITHUB_STEP_SUMMARY markdown, results/regress/junit.xml
+  slurm-check             a real Slurm (installed from Debian if missing, started on
+                          loopback) runs the 4-task array of `ebm sweep slurm` on
+                          sweeps/tiny.toml; checks the tasks and `ebm sweep report`
   examples                the worked examples of docs/extending.md (crates/examples)
   bitident                the refactor's check: every baseline of xtask/baselines/
                           reproduced bit for bit by the current code

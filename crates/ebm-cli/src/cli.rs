@@ -78,6 +78,57 @@ pub enum Command {
     /// Steps of the free phase from zero states to a residual, synchronous against alternating
     /// layer updates, on MNIST test inputs (the `[relax_steps]` section) -> results/relax-steps.
     RelaxSteps(RelaxStepsArgs),
+    /// Many `ebm train` runs from a sweep file (a base config, a grid of overrides, seeds): plan
+    /// them, run them locally or as a Slurm job array, and report mean +/- sd over seeds.
+    #[command(subcommand)]
+    Sweep(SweepCommand),
+}
+
+/// `ebm sweep ...`
+#[derive(Debug, Subcommand)]
+pub enum SweepCommand {
+    /// Read a sweep file (TOML: preset/config, data, seeds, set, [grid], [[settings]],
+    /// [slurm]; see docs/sweeps.md), validate every run's config, and write the plan to
+    /// --out DIR (sweep.json, one results directory per run under DIR/runs).
+    Plan {
+        /// The sweep file.
+        file: PathBuf,
+        /// Data of every run (a directory of IDX files, or `embedded`), replacing the file's
+        /// `data`.
+        #[arg(long, value_name = "DIR")]
+        data: Option<String>,
+    },
+    /// Run the sweep's runs (each an `ebm train` process): one task (what a Slurm array task
+    /// calls), or all of them N at a time; unfinished runs are resumed, finished ones skipped.
+    Run {
+        /// The sweep directory (made by `ebm sweep plan`).
+        dir: PathBuf,
+        /// Run only this task (0-based; `$SLURM_ARRAY_TASK_ID`).
+        #[arg(long, value_name = "I", conflicts_with = "jobs")]
+        task: Option<usize>,
+        /// Run every task, N at a time (default 1); each run's output goes to DIR/logs.
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Worker threads of each run (default: the sweep file's `threads`).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
+    /// Write DIR/sweep.sbatch: a Slurm array script, one task per run, to submit as is with
+    /// sbatch (settings from the sweep file's [slurm] section).
+    Slurm {
+        /// The sweep directory.
+        dir: PathBuf,
+        /// The ebm executable the tasks run (default: this one).
+        #[arg(long, value_name = "PATH")]
+        ebm: Option<PathBuf>,
+    },
+    /// Aggregate the finished runs: table.md / table.csv (mean, sd, min, max over seeds of
+    /// each setting's headline figures), runs.csv, curves.csv and learning curves with a band
+    /// over seeds -> --out (default DIR/report).
+    Report {
+        /// The sweep directory.
+        dir: PathBuf,
+    },
 }
 
 /// `ebm compare`

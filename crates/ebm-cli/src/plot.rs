@@ -26,6 +26,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Half-widths of error bars, one per point (empty = none).
     pub errors: Vec<f64>,
+    /// A shaded band (lower, upper) around the line, one per point (empty = none).
+    pub band: Vec<(f64, f64)>,
     /// Drawing style.
     pub style: Style,
 }
@@ -33,7 +35,13 @@ pub struct Series {
 impl Series {
     /// A line series.
     pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        Self { name: name.into(), points, errors: Vec::new(), style: Style::LinePoints }
+        Self {
+            name: name.into(),
+            points,
+            errors: Vec::new(),
+            band: Vec::new(),
+            style: Style::LinePoints,
+        }
     }
 }
 
@@ -88,7 +96,8 @@ pub fn svg(out: &OutDir, name: &str, chart: &Chart<'_>, series: &[Series]) -> Re
     let ys = series.iter().flat_map(|s| {
         s.points.iter().enumerate().flat_map(move |(i, p)| {
             let e = s.errors.get(i).copied().unwrap_or(0.0);
-            [p.1 - e, p.1 + e]
+            let (lo, hi) = s.band.get(i).copied().unwrap_or((p.1, p.1));
+            [p.1 - e, p.1 + e, lo, hi]
         })
     });
     // A log axis spanning less than a decade gets no tick labels (plotters labels powers of
@@ -121,6 +130,19 @@ pub fn svg(out: &OutDir, name: &str, chart: &Chart<'_>, series: &[Series]) -> Re
                     let color = COLORS[i % COLORS.len()];
                     let pts =
                         s.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite());
+                    if !s.band.is_empty() {
+                        let xs = s.points.iter().map(|p| p.0);
+                        let upper = xs.clone().zip(s.band.iter().map(|b| b.1));
+                        let lower = xs.zip(s.band.iter().map(|b| b.0)).rev();
+                        let outline: Vec<(f64, f64)> = upper
+                            .chain(lower)
+                            .filter(|p| p.0.is_finite() && p.1.is_finite())
+                            .collect();
+                        ctx.draw_series(std::iter::once(Polygon::new(
+                            outline,
+                            color.mix(0.2).filled(),
+                        )))?;
+                    }
                     let anno = if s.style == Style::Points {
                         ctx.draw_series(pts.clone().map(|p| Circle::new(p, 3, color.filled())))?
                     } else {

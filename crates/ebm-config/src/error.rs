@@ -52,6 +52,14 @@ pub enum ConfigError {
     /// An unknown preset name.
     #[error("unknown preset `{0}` (known: {known})", known = crate::Preset::names().join(", "))]
     UnknownPreset(String),
+    /// A sweep file that cannot be planned (a bad seed list, grid or setting).
+    #[error("sweep {path}: {reason}")]
+    Sweep {
+        /// The sweep file.
+        path: PathBuf,
+        /// What is wrong, naming the key or setting.
+        reason: String,
+    },
     /// Values that parse but make no sense (listed all at once).
     #[error("invalid config{}: {}", origin_suffix(.origin), join(.errors))]
     Invalid {

@@ -30,6 +30,7 @@ mod error;
 mod load;
 mod presets;
 mod section;
+pub mod sweep;
 mod validate;
 
 #[cfg(test)]

@@ -114,7 +114,7 @@ fn parse_file(path: &Path, text: &str) -> Result<Table, ConfigError> {
     text.parse::<Table>().map_err(|e| parse_error(&origin, text, &e, String::new()))
 }
 
-fn parse_typed<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigError> {
+pub(crate) fn parse_typed<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigError> {
     let de = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let key = key_prefix(&e.path().to_string());

@@ -14,6 +14,7 @@
 //!   resuming gives bit-identical weights.
 //! - [`provenance`]: what produced a run (program, command, times, data fingerprint).
 //! - [`io`]: atomic file writes, used for every file the workspace writes.
+//! - [`sweep`]: the spread of a figure over the seeds of a sweep.
 //!
 //! The crate never prints; progress goes through the [`run::Observer`] trait.
 
@@ -30,6 +31,7 @@ pub mod provenance;
 pub mod rng;
 pub mod run;
 pub mod schedule;
+pub mod sweep;
 
 pub use data::{DataError, DataSource, DataSplits, Dataset, Limits, Location};
 pub use error::TrainError;

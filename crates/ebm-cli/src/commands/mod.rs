@@ -8,6 +8,7 @@ mod gradcheck;
 mod propagate;
 mod relax_steps;
 mod stdp;
+mod sweep;
 mod train;
 
 use ebm_config::{ConfigSource, Section, ValidConfig};
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args, &cli.global),
         Command::Eval(args) => eval::run(args, &cli.global),
         Command::Compare(args) => compare::run(args, &cli.global),
+        Command::Sweep(cmd) => sweep::run(cmd, &cli.global),
     }
 }
 

@@ -156,6 +156,7 @@ fn plots(out: &OutDir, report: &Report) -> anyhow::Result<()> {
         name: name.into(),
         points: ts.iter().map(|&t| (f64::from(t), y)).collect(),
         errors: vec![],
+        band: vec![],
         style: Style::Points,
     };
     plot::svg(
@@ -201,6 +202,7 @@ fn plots(out: &OutDir, report: &Report) -> anyhow::Result<()> {
                 name: format!("{} (/{scale:.3e})", c.name),
                 points: f.dt.iter().zip(&c.mean).map(|(&d, &m)| (d as f64, m / scale)).collect(),
                 errors: c.se.iter().map(|s| 1.96 * s / scale).collect(),
+                band: vec![],
                 style: Style::LinePoints,
             }
         })
@@ -252,12 +254,14 @@ fn plots(out: &OutDir, report: &Report) -> anyhow::Result<()> {
                 name: "binned means".into(),
                 points: g.rate.iter().copied().zip(g.stdp.iter().copied()).collect(),
                 errors: vec![],
+                band: vec![],
                 style: Style::Points,
             },
             Series {
                 name: "least-squares fit".into(),
                 points: vec![(x0, fit(x0)), (x1, fit(x1))],
                 errors: vec![],
+                band: vec![],
                 style: Style::Line,
             },
         ],
