@@ -90,6 +90,77 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     }
 }
 
+/// A tick label for an integer axis: the integer, or nothing between integers.
+fn integer_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 { format!("{}", x.round() as i64) } else { String::new() }
+}
+
+/// A tick label readable at any range: fixed notation with up to four significant digits from
+/// 0.001 to 99,999 (trailing zeros dropped), else `1.5e-7`; never `-0` (nor rounding noise
+/// such as `-2.8e-17` for a tick at zero).
+fn tick_label(v: &f64) -> String {
+    let v = *v;
+    if v.abs() < 1e-12 || !v.is_finite() {
+        return if v.is_finite() { "0".into() } else { v.to_string() };
+    }
+    let a = v.abs();
+    let trim = |t: String| -> String {
+        if t.contains('.') { t.trim_end_matches('0').trim_end_matches('.').to_owned() } else { t }
+    };
+    let text = if (1e-3..1e5).contains(&a) {
+        let decimals = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
+        trim(format!("{v:.decimals$}"))
+    } else {
+        let t = format!("{v:.1e}");
+        match t.split_once('e') {
+            Some((m, e)) => format!("{}e{e}", trim(m.to_owned())),
+            None => t,
+        }
+    };
+    if text.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+        "0".into()
+    } else {
+        text
+    }
+}
+
+/// Where the legend covers the fewest points: the corner (of four) whose box holds the fewest
+/// of the series' points, in the chart's normalised coordinates.
+fn legend_corner(
+    series: &[Series],
+    norm: impl Fn((f64, f64)) -> (f64, f64),
+) -> SeriesLabelPosition {
+    let (w, h) = (0.42, 0.05 + 0.045 * series.len() as f64);
+    let corners = [
+        (SeriesLabelPosition::UpperRight, (1.0 - w, 1.0), (1.0 - h, 1.0)),
+        (SeriesLabelPosition::UpperLeft, (0.0, w), (1.0 - h, 1.0)),
+        (SeriesLabelPosition::LowerRight, (1.0 - w, 1.0), (0.0, h)),
+        (SeriesLabelPosition::LowerLeft, (0.0, w), (0.0, h)),
+    ];
+    let points: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .copied()
+                .chain(s.band.iter().zip(&s.points).flat_map(|(b, p)| [(p.0, b.0), (p.0, b.1)]))
+        })
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .map(norm)
+        .collect();
+    let inside = |(xr, yr): ((f64, f64), (f64, f64))| {
+        points.iter().filter(|p| p.0 >= xr.0 && p.0 <= xr.1 && p.1 >= yr.0 && p.1 <= yr.1).count()
+    };
+    let mut best = (usize::MAX, SeriesLabelPosition::UpperRight);
+    for (pos, xr, yr) in corners {
+        let n = inside((xr, yr));
+        if n < best.0 {
+            best = (n, pos);
+        }
+    }
+    best.1
+}
+
 /// Draw `series` on one chart and write it as SVG to `name` in `out`.
 pub fn svg(out: &OutDir, name: &str, chart: &Chart<'_>, series: &[Series]) -> Result<()> {
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
@@ -106,12 +177,20 @@ pub fn svg(out: &OutDir, name: &str, chart: &Chart<'_>, series: &[Series]) -> Re
     let (mut y0, mut y1) = range(ys.clone(), chart.log_y);
     let log_x = chart.log_x && x1 / x0 >= 10.0;
     let log_y = chart.log_y && y1 / y0 >= 10.0;
+    // Integer x values (epochs, steps) get integer tick labels only.
+    let integer_x = !chart.log_x
+        && series.iter().flat_map(|s| &s.points).all(|p| !p.0.is_finite() || p.0.fract() == 0.0);
+    let integer_ticks = integer_x.then(|| ((x1 - x0).round() as usize + 1).clamp(2, 12));
     if chart.log_x && !log_x {
         (x0, x1) = range(xs, false);
     }
     if chart.log_y && !log_y {
         (y0, y1) = range(ys, false);
     }
+    let scale = |v: f64, lo: f64, hi: f64, log: bool| {
+        if log { (v.ln() - lo.ln()) / (hi.ln() - lo.ln()) } else { (v - lo) / (hi - lo) }
+    };
+    let legend = legend_corner(series, |(x, y)| (scale(x, x0, x1, log_x), scale(y, y0, y1, log_y)));
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, (800, 560)).into_drawing_area();
@@ -125,7 +204,13 @@ pub fn svg(out: &OutDir, name: &str, chart: &Chart<'_>, series: &[Series]) -> Re
         macro_rules! draw {
             ($ctx:expr) => {{
                 let mut ctx = $ctx;
-                ctx.configure_mesh().x_desc(chart.x_label).y_desc(chart.y_label).draw()?;
+                let mut mesh = ctx.configure_mesh();
+                mesh.x_desc(chart.x_label).y_desc(chart.y_label).y_label_formatter(&tick_label);
+                match integer_ticks {
+                    Some(n) => mesh.x_labels(n).x_label_formatter(&integer_label),
+                    None => mesh.x_label_formatter(&tick_label),
+                };
+                mesh.draw()?;
                 for (i, s) in series.iter().enumerate() {
                     let color = COLORS[i % COLORS.len()];
                     let pts =
@@ -163,7 +248,7 @@ pub fn svg(out: &OutDir, name: &str, chart: &Chart<'_>, series: &[Series]) -> Re
                 ctx.configure_series_labels()
                     .background_style(WHITE.mix(0.85))
                     .border_style(BLACK)
-                    .position(SeriesLabelPosition::UpperRight)
+                    .position(legend)
                     .draw()?;
             }};
         }
@@ -243,4 +328,29 @@ pub fn confusion(out: &OutDir, name: &str, title: &str, counts: &[Vec<usize>]) -
     }
     out.write(name, text.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick_label;
+
+    #[test]
+    fn tick_labels_are_short_at_any_range_and_never_negative_zero() {
+        for (v, label) in [
+            (1.000_000_000_000_000_1e-7, "1e-7"),
+            (1.5e-7, "1.5e-7"),
+            (-0.0, "0"),
+            (-2.8e-17, "0"),
+            (0.5, "0.5"),
+            (2.25, "2.25"),
+            (0.001, "0.001"),
+            (0.000_1, "1e-4"),
+            (-3.0, "-3"),
+            (1234.0, "1234"),
+            (150_000.0, "1.5e5"),
+            (0.300_000_000_000_000_04, "0.3"),
+        ] {
+            assert_eq!(tick_label(&v), label, "{v:e}");
+        }
+    }
 }

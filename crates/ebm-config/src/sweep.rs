@@ -230,18 +230,24 @@ impl SweepSpec {
 
 impl SweepPlan {
     /// Read the sweep file at `path`, resolve its paths and build and validate every run's
-    /// configuration; `data` (from the command line) replaces the file's `data`.
+    /// configuration; `data` (from the command line, relative to the working directory)
+    /// replaces the file's `data`. Paths in the plan are absolute, so runs may start anywhere.
     pub fn from_file(path: &Path, data: Option<&str>) -> Result<Self, ConfigError> {
         let bad = |reason: String| ConfigError::Sweep { path: path.to_owned(), reason };
         let mut spec = SweepSpec::from_file(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let absolute = |p: &Path| {
             let p = base.join(p);
-            std::path::absolute(&p).unwrap_or(p)
+            p.canonicalize().or_else(|_| std::path::absolute(&p)).unwrap_or(p)
         };
         spec.config = spec.config.as_deref().map(absolute);
         if let Some(d) = data {
-            spec.data = Some(d.to_owned());
+            // given on the command line: relative to the working directory
+            let d = match d {
+                "embedded" => d.to_owned(),
+                dir => std::path::absolute(dir).map_or(dir.to_owned(), |p| p.display().to_string()),
+            };
+            spec.data = Some(d);
         } else if let Some(d) = spec.data.as_deref().filter(|d| *d != "embedded") {
             spec.data = Some(absolute(Path::new(d)).display().to_string());
         }

@@ -28,9 +28,11 @@ struct RunRow {
     selected_epoch: Option<f64>,
     selected_validation_error: Option<f64>,
     selected_test_error: Option<f64>,
+    selected_test_error_persistent: Option<f64>,
     last_test_error: Option<f64>,
     last_test_error_persistent: Option<f64>,
     last_train_error: Option<f64>,
+    last_train_error_running: Option<f64>,
     /// Training and evaluation seconds over all epochs (also across resumes).
     seconds: Option<f64>,
     dir: String,
@@ -53,8 +55,11 @@ const fn fig(
     Figure { key, heading, percent, get }
 }
 
-const FIGURES: [Figure; 7] = [
+const FIGURES: [Figure; 9] = [
     fig("selected_test_error", "test % (selected epoch)", true, |r| r.selected_test_error),
+    fig("selected_test_error_persistent", "test % (selected, persistent)", true, |r| {
+        r.selected_test_error_persistent
+    }),
     fig("selected_validation_error", "validation % (selected)", true, |r| {
         r.selected_validation_error
     }),
@@ -64,6 +69,9 @@ const FIGURES: [Figure; 7] = [
         r.last_test_error_persistent
     }),
     fig("last_train_error", "train % (last, re-evaluated)", true, |r| r.last_train_error),
+    fig("last_train_error_running", "train % (last, running)", true, |r| {
+        r.last_train_error_running
+    }),
     fig("seconds", "seconds", false, |r| r.seconds),
 ];
 
@@ -120,9 +128,11 @@ fn row(dir: &Path, t: &Task) -> RunRow {
         selected_epoch: None,
         selected_validation_error: None,
         selected_test_error: None,
+        selected_test_error_persistent: None,
         last_test_error: None,
         last_test_error_persistent: None,
         last_train_error: None,
+        last_train_error_running: None,
         seconds: None,
         dir: t.dir.clone(),
     };
@@ -135,9 +145,11 @@ fn row(dir: &Path, t: &Task) -> RunRow {
             r.selected_epoch = sel["epoch"].as_f64();
             r.selected_validation_error = sel["validation_error"].as_f64();
             r.selected_test_error = sel["test_error"].as_f64();
+            r.selected_test_error_persistent = sel["test_error_persistent"].as_f64();
             r.last_test_error = s["final_test_error"].as_f64();
             r.last_test_error_persistent = s["final_test_error_persistent"].as_f64();
             r.last_train_error = s["final_train_error"].as_f64();
+            r.last_train_error_running = s["final_train_error_running"].as_f64();
             r.seconds = s["run_seconds"].as_f64();
         }
         Status::Partial => r.status = "partial",
