@@ -256,8 +256,9 @@ pub(super) fn run(dir: &Path, global: &GlobalOpts) -> Result<()> {
         });
     }
     md.push_str(&format!(
-        "\nRe-run: `ebm sweep plan {} --out DIR && ebm sweep run DIR --jobs N && ebm sweep report DIR`.\n",
-        plan.file.display()
+        "\nRe-run: `ebm sweep plan {}{} --out DIR && ebm sweep run DIR --jobs N && ebm sweep report DIR`.\n",
+        plan.file.display(),
+        plan.spec.data.as_deref().map(|d| format!(" --data {d}")).unwrap_or_default()
     ));
     out.write_csv("table.csv", &table)?;
     out.write("table.md", md.as_bytes())?;

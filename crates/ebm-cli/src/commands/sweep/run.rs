@@ -241,7 +241,11 @@ fn check(status: ExitStatus, t: &Task, log: &Path) -> Result<()> {
         log.display()
     );
     if status.code() == Some(130) {
-        Err(Interrupted(msg).into())
+        Err(UserError(format!(
+            "task {} ({}, seed {}) was interrupted (its state is saved: `ebm sweep run` resumes it)",
+            t.task, t.label, t.seed
+        ))
+        .into())
     } else {
         Err(UserError(msg).into())
     }
