@@ -25,6 +25,8 @@ pub fn run_bitident(_args: &[String]) -> Result<()> {
         let Some(want) = expected.get(&name) else { bail!("no baseline for {name}") };
         let mut cmd = ebm()?;
         cmd.arg("train").args(&args).arg("--out").arg(out.join(&name)).args(["--force", "-q"]);
+        // The baselines re-evaluated the whole training set (the default became a subsample).
+        cmd.args(["--set", "training.train_eval_examples=0"]);
         if full {
             let Some(dir) = &mnist else {
                 eprintln!("xtask: bitident: {name} skipped (no ../shared/data/mnist)");

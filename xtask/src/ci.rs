@@ -20,6 +20,9 @@ pub fn run_ci(args: &[String]) -> Result<()> {
         crate::regress::run_regress(&[])?;
         // The numbers the round-1 code produced, bit for bit (the refactor's guard).
         crate::bitident::run_bitident(&[])?;
+        // The baseline and AVX2 kernels on emulated CPUs (the binary is built without
+        // target-cpu=native and dispatches at run time).
+        crate::simd_check::run_simd_check()?;
         // `ebm sweep slurm`'s array script, submitted to a real Slurm (about a minute).
         crate::slurm_check::run_slurm_check()?;
     }

@@ -7,6 +7,7 @@
 //! - `reproduce NAME`: a named reproduction run writing `results/NAME/` with a `report.md`.
 //! - `bench`: the benchmarks.
 //! - `slurm-check`: a real single-node Slurm runs a sweep's job array.
+//! - `simd-check`: the kernels' runtime SIMD dispatch on emulated baseline and AVX2 CPUs.
 //! - `make-mini-mnist --from DIR`: the embedded MNIST subset (`crates/trainer/data/mini-mnist/`).
 //!
 //! Kept light on purpose: it drives `cargo` and the `ebm` binary as processes.
@@ -24,6 +25,7 @@ mod python;
 mod regress;
 mod reproduce;
 mod rules;
+mod simd_check;
 mod slurm_check;
 mod stdp;
 mod util;
@@ -42,6 +44,7 @@ fn main() -> Result<()> {
         "regress" => regress::run_regress(rest),
         "examples" => examples::run_examples(),
         "slurm-check" => slurm_check::run_slurm_check(),
+        "simd-check" => simd_check::run_simd_check(),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
             Ok(())
@@ -64,6 +67,8 @@ cargo xtask <command>
   slurm-check             a real Slurm (installed from Debian if missing, started on
                           loopback) runs the 4-task array of `ebm sweep slurm` on
                           sweeps/tiny.toml; checks the tasks and `ebm sweep report`
+  simd-check              the kernels' runtime SIMD dispatch under qemu-x86_64: ebm-core's
+                          tests on a baseline x86-64, ebm train on baseline / AVX2 / native
   examples                the worked examples of docs/extending.md (crates/examples)
   bitident                the refactor's check: every baseline of xtask/baselines/
                           reproduced bit for bit by the current code

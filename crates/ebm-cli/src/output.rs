@@ -7,11 +7,11 @@
 //!
 //! Also the mapping from errors to exit codes, and writing to standard output.
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use trainer::io::{TEMP_PREFIX, WriteError};
 
@@ -96,10 +96,15 @@ pub struct OutDir {
     created: bool,
     lock: Option<File>,
     /// Names of the files written so far (the manifest's contents).
-    written: RefCell<BTreeSet<String>>,
+    written: Mutex<BTreeSet<String>>,
 }
 
 impl OutDir {
+    /// The names written so far (a poisoned lock still holds a valid set).
+    fn names(&self) -> MutexGuard<'_, BTreeSet<String>> {
+        self.written.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Take a results directory for a new run: create it if needed and lock it; a non-empty
     /// directory (other than `ebm`'s own bookkeeping and stale temporary files) is refused
     /// without `force`; with `force`, the files an earlier `ebm` run wrote there are removed
@@ -121,7 +126,7 @@ impl OutDir {
                     .extension()
                     .is_some_and(|e| LEGACY_EXTENSIONS.contains(&e.to_string_lossy().as_ref()))
         };
-        let ebm_files: Vec<String> = out.written.borrow().iter().cloned().collect();
+        let ebm_files: Vec<String> = out.names().iter().cloned().collect();
         for name in ebm_files.iter().chain(entries.iter().filter(legacy)) {
             match std::fs::remove_file(out.path.join(name)) {
                 Ok(()) => {}
@@ -135,7 +140,7 @@ impl OutDir {
                 }
             }
         }
-        out.written.borrow_mut().clear();
+        out.names().clear();
         out.save_manifest()?;
         Ok(out)
     }
@@ -160,7 +165,7 @@ impl OutDir {
             std::fs::create_dir_all(path).map_err(unusable)?;
         }
         let mut out =
-            Self { path: path.to_owned(), created, lock: None, written: RefCell::default() };
+            Self { path: path.to_owned(), created, lock: None, written: Mutex::default() };
         // On failure `out` is dropped, removing a directory this call created.
         out.lock = Some(lock(path)?);
         for name in out.entries()? {
@@ -173,9 +178,7 @@ impl OutDir {
             Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
             Err(e) => return Err(unusable(e).into()),
         };
-        out.written
-            .borrow_mut()
-            .extend(manifest.lines().filter(|n| is_plain_name(n)).map(str::to_owned));
+        out.names().extend(manifest.lines().filter(|n| is_plain_name(n)).map(str::to_owned));
         Ok(out)
     }
 
@@ -196,7 +199,7 @@ impl OutDir {
 
     fn save_manifest(&self) -> anyhow::Result<()> {
         let mut text = String::new();
-        for name in self.written.borrow().iter() {
+        for name in self.names().iter() {
             text.push_str(name);
             text.push('\n');
         }
@@ -206,7 +209,7 @@ impl OutDir {
 
     /// Record that `name` is (about to be) written by this run, so that `--force` removes it.
     pub fn register(&self, name: &str) -> anyhow::Result<()> {
-        if self.written.borrow_mut().insert(name.to_owned()) {
+        if self.names().insert(name.to_owned()) {
             self.save_manifest()?;
         }
         Ok(())
@@ -217,7 +220,7 @@ impl OutDir {
     pub fn remove_if_unused(&self) {
         if self.lock.is_some()
             && self.created
-            && self.written.borrow().is_empty()
+            && self.names().is_empty()
             && self.entries().is_ok_and(|e| e.is_empty())
         {
             let _ = std::fs::remove_file(self.path.join(MANIFEST_FILE));

@@ -57,6 +57,7 @@ pub const RESUME_MAY_CHANGE: &[&str] = &[
     "training.checkpoint_every",
     "training.checkpoint_every_batches",
     "training.train_eval_every",
+    "training.train_eval_examples",
     "data.dir",
     "output",
     "stdp",

@@ -24,6 +24,10 @@ pub struct Process {
     pub threads: usize,
     /// Cores the machine offers the process.
     pub host_cores: usize,
+    /// The instruction set the relaxation kernels ran on (`avx512`, `avx2+fma`, `baseline`:
+    /// chosen at run time, see `ebm_core::kernels::simd_level`).
+    #[serde(default)]
+    pub simd: String,
 }
 
 /// Where a run's numbers come from: the current (or last) process, the data, and, for a run
@@ -51,6 +55,7 @@ impl Process {
             finished: None,
             threads,
             host_cores: std::thread::available_parallelism().map_or(1, usize::from),
+            simd: ebm_core::kernels::simd_level().to_owned(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The training run: epochs of minibatches, per-epoch evaluation and metrics, checkpoints, and
 //! stopping on request (e.g. SIGINT) at a minibatch boundary.
 
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use ebm_config::{DataOrder, Selection, ValidConfig};
@@ -11,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::batch::Rows;
-use crate::data::DataSplits;
+use crate::data::{DataSplits, Dataset};
 use crate::ep::rules::{self, LearningRule};
 use crate::ep::{self, Minibatch, Workspace};
 use crate::evaluate::evaluate;
@@ -26,8 +28,12 @@ pub struct EpochMetrics {
     /// Running training error: the free phase's argmax errors during the epoch (as the paper
     /// reports it).
     pub train_error_running: f64,
-    /// The full training set re-evaluated at the epoch's end, from zero states.
+    /// The training set re-evaluated at the epoch's end, from zero states: all of it, or the
+    /// fixed subsample `training.train_eval_examples` gives.
     pub train_error: Option<f64>,
+    /// How many training examples `train_error` scored.
+    #[serde(default)]
+    pub train_eval_examples: Option<usize>,
     /// Test error from zero states (the network's own prediction).
     pub test_error: f64,
     /// Test error from persistent test particles carried across epochs (what the reference
@@ -119,7 +125,17 @@ impl TrainState {
         check_data(&config, data)?;
         let net = init_net(&config)?;
         let sizes = net.sizes();
-        let particles = |n: usize| sizes[1..].iter().map(|&u| Array2::zeros((n, u))).collect();
+        // Written once here, so that the pages are mapped before training starts: the first
+        // write to a fresh page of a multi-threaded run costs a page fault and a TLB flush on
+        // every other core (measured: +0.4 s in the first `ep-1h` epoch on 2 threads).
+        let particles = |n: usize| {
+            let zeroed = |u: usize| {
+                let mut a = Array2::zeros((n, u));
+                a.fill(0.0);
+                a
+            };
+            sizes[1..].iter().map(|&u| zeroed(u)).collect()
+        };
         Ok(Self {
             train_particles: particles(data.train.len()),
             test_particles: particles(data.test.len()),
@@ -292,17 +308,62 @@ pub enum Outcome {
 
 /// Train until every configured epoch is done or the observer asks to stop, with the learning
 /// rule `training.rule` names.
-pub fn train<O: Observer + ?Sized>(
+pub fn train<O: Observer + Send + ?Sized>(
     state: &mut TrainState,
     data: &DataSplits,
     observer: &mut O,
-) -> Result<Outcome, O::Error> {
+) -> Result<Outcome, O::Error>
+where
+    O::Error: Send,
+{
     let rule = rules::for_config(&state.config, &state.net, state.config.training.batch_size);
     train_with(state, data, observer, rule)
 }
 
 /// [`train`] with the learning rule `rule` (e.g. a caller's own [`LearningRule`]).
-pub fn train_with<O: Observer + ?Sized>(
+///
+/// The epochs run on a worker thread of the current rayon pool (the caller waits), and every
+/// other worker of the pool polls for work meanwhile instead of going to sleep. A minibatch
+/// forks its parts and products several times within a millisecond; a sleeping worker takes
+/// about 150 us to wake on this project's (virtual) machine, longer than half a minibatch's
+/// relaxation, so with sleeping workers 2 threads ran `ep-1h` no faster than 1. The cost: the
+/// other cores are busy for the whole run.
+pub fn train_with<O: Observer + Send + ?Sized>(
+    state: &mut TrainState,
+    data: &DataSplits,
+    observer: &mut O,
+    rule: Box<dyn LearningRule>,
+) -> Result<Outcome, O::Error>
+where
+    O::Error: Send,
+{
+    let done = AtomicBool::new(false);
+    rayon::scope(|s| {
+        let home = rayon::current_thread_index();
+        for _ in 1..rayon::current_num_threads() {
+            let done = &done;
+            s.spawn(move |_| keep_awake(done, home));
+        }
+        let outcome = epochs(state, data, observer, rule);
+        done.store(true, Ordering::Release);
+        outcome
+    })
+}
+
+/// Run the pool's pending work as soon as it appears, until `done`. Returns at once on the
+/// thread `home` that runs the epochs (which would otherwise never get back to them).
+fn keep_awake(done: &AtomicBool, home: Option<usize>) {
+    if rayon::current_thread_index() == home {
+        return;
+    }
+    while !done.load(Ordering::Acquire) {
+        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+fn epochs<O: Observer + ?Sized>(
     state: &mut TrainState,
     data: &DataSplits,
     observer: &mut O,
@@ -313,6 +374,7 @@ pub fn train_with<O: Observer + ?Sized>(
     let batch_size = config.training.batch_size;
     let mut ws = Workspace::with_rule(&state.net, batch_size, rule);
     let total = state.batches_per_epoch();
+    let train_eval = train_eval_set(&config, &data.train);
     while !state.finished() {
         let epoch = state.epoch;
         if state.batch == 0 {
@@ -355,7 +417,7 @@ pub fn train_with<O: Observer + ?Sized>(
             observer.on_batch(epoch + 1, b + 1, total);
             observer.after_batch(state)?;
         }
-        let metrics = end_of_epoch(state, data)?;
+        let metrics = end_of_epoch(state, data, &train_eval)?;
         state.select(&metrics);
         state.history.push(metrics.clone());
         state.epoch += 1;
@@ -365,7 +427,22 @@ pub fn train_with<O: Observer + ?Sized>(
     Ok(Outcome::Finished)
 }
 
-fn end_of_epoch(state: &mut TrainState, data: &DataSplits) -> Result<EpochMetrics, TrainError> {
+/// The training examples the end-of-epoch re-evaluation scores: all of them, or
+/// `training.train_eval_examples` of them spread evenly (example `i n / m` for `i < m`).
+pub fn train_eval_set<'a>(config: &ValidConfig, train: &'a Dataset) -> Cow<'a, Dataset> {
+    let (n, m) = (train.len(), config.training.train_eval_examples);
+    if m == 0 || m >= n {
+        return Cow::Borrowed(train);
+    }
+    let rows: Vec<usize> = (0..m).map(|i| i * n / m).collect();
+    Cow::Owned(train.select(&rows))
+}
+
+fn end_of_epoch(
+    state: &mut TrainState,
+    data: &DataSplits,
+    train_eval: &Dataset,
+) -> Result<EpochMetrics, TrainError> {
     let config = &state.config;
     let start = Instant::now();
     let steps = config.eval_steps();
@@ -385,10 +462,11 @@ fn end_of_epoch(state: &mut TrainState, data: &DataSplits) -> Result<EpochMetric
     let epoch = state.epoch + 1;
     let every = config.training.train_eval_every;
     let train = if every > 0 && (epoch.is_multiple_of(every) || epoch == config.training.epochs) {
-        Some(evaluate(config, &state.net, &data.train, steps, cost, None)?.error_rate())
+        Some(evaluate(config, &state.net, train_eval, steps, cost, None)?.error_rate())
     } else {
         None
     };
+    let train_eval_examples = train.map(|_| train_eval.len());
     let relative_weight_change = state
         .net
         .weights
@@ -406,6 +484,7 @@ fn end_of_epoch(state: &mut TrainState, data: &DataSplits) -> Result<EpochMetric
         epoch,
         train_error_running: p.errors as f64 / n,
         train_error: train,
+        train_eval_examples,
         test_error: test.error_rate(),
         test_error_persistent: test_persistent.error_rate(),
         validation_error,

@@ -30,6 +30,8 @@ struct Summary<'a> {
     final_test_error: f64,
     final_test_error_persistent: f64,
     final_train_error: Option<f64>,
+    /// How many training examples `final_train_error` scored (`training.train_eval_examples`).
+    final_train_eval_examples: Option<usize>,
     final_train_error_running: f64,
     epoch_seconds: Vec<f64>,
     /// Wall time of this process (data loading and checkpoint writes included; a resumed run
@@ -135,7 +137,7 @@ impl Observer for CliObserver<'_> {
             "epoch {}: train {:.2}% (running) {} |{} test {:.2}% (zero start) {:.2}% (persistent) | E {:.3} C {:.4} | {:.2}s + eval {:.2}s",
             m.epoch,
             100.0 * m.train_error_running,
-            m.train_error.map(|e| format!("{:.2}% (re-evaluated)", 100.0 * e)).unwrap_or_default(),
+            reevaluated(m, " "),
             m.validation_error
                 .map(|e| format!(" validation {:.2}% |", 100.0 * e))
                 .unwrap_or_default(),
@@ -223,6 +225,7 @@ fn write_results(
         final_test_error: last.map_or(f64::NAN, |m| m.test_error),
         final_test_error_persistent: last.map_or(f64::NAN, |m| m.test_error_persistent),
         final_train_error: last.and_then(|m| m.train_error),
+        final_train_eval_examples: last.and_then(|m| m.train_eval_examples),
         final_train_error_running: last.map_or(f64::NAN, |m| m.train_error_running),
         epoch_seconds: state.history.iter().map(|m| m.seconds).collect(),
         total_seconds: started.elapsed().as_secs_f64(),
@@ -544,19 +547,27 @@ fn train_loop(
     }
     if let Some(m) = state.history.last() {
         crate::say!(
-            "test error {:.2}% (from zero states), {:.2}% (persistent particles); train error {:.2}% (running){}; {} epochs in {:.1}s -> {}",
+            "test error {:.2}% (from zero states), {:.2}% (persistent particles); train error {:.2}% (running){}; {} epochs in {:.1}s ({:.1}s training, {:.1}s evaluation) -> {}",
             100.0 * m.test_error,
             100.0 * m.test_error_persistent,
             100.0 * m.train_error_running,
-            m.train_error
-                .map(|e| format!(", {:.2}% (re-evaluated)", 100.0 * e))
-                .unwrap_or_default(),
+            reevaluated(m, ", "),
             state.history.len(),
             started.elapsed().as_secs_f64(),
+            state.history.iter().map(|m| m.seconds).sum::<f64>(),
+            state.history.iter().map(|m| m.eval_seconds).sum::<f64>(),
             out.path().display()
         )?;
     }
     Ok(())
+}
+
+/// `"{sep}1.23% (re-evaluated on 10000 examples)"`, or nothing in an epoch without the
+/// re-evaluation.
+fn reevaluated(m: &EpochMetrics, sep: &str) -> String {
+    let Some(e) = m.train_error else { return String::new() };
+    let on = m.train_eval_examples.map(|n| format!(" on {n} examples")).unwrap_or_default();
+    format!("{sep}{:.2}% (re-evaluated{on})", 100.0 * e)
 }
 
 /// The error for `--resume DIR` when `DIR` holds no checkpoint: the run was stopped (or

@@ -3,13 +3,14 @@
 
 use ndarray::Array2;
 
-use super::LANES;
+use super::{LANES, simd_kernel};
 use crate::Scalar;
 
 /// A weight matrix is "thin" when one side has at most this many units (e.g. the 10 outputs):
 /// its products skip GEMM packing and run as dot products / axpys over a cached transpose.
 pub(crate) const THIN: usize = 32;
 
+simd_kernel! {
 /// `c += a b` where `b` is thin, given `b_t = b^T` (`(n, k)`, contiguous rows): entry
 /// `c[i, j] += a[i, :] . b_t[j, :]`, with 16 lane accumulators per column summed in a fixed
 /// order. Up to 16 columns are computed together (monomorphised on their count, so the
@@ -33,6 +34,7 @@ pub(crate) fn acc_dot_rows<A: Scalar>(a: &Array2<A>, b_t: &Array2<A>, c: &mut Ar
             dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
         }
     }
+}
 }
 
 /// `c_block[j] += a_row . b_block[j]` for `J` rows of `b_block` (each of `a_row`'s length).
@@ -75,6 +77,7 @@ pub(crate) fn acc_axpy_rows_skip_zeros<A: Scalar>(a: &Array2<A>, b: &Array2<A>, 
     axpy_rows::<A, true>(a, b, c);
 }
 
+simd_kernel! {
 fn axpy_rows<A: Scalar, const SKIP: bool>(a: &Array2<A>, b: &Array2<A>, c: &mut Array2<A>) {
     let n = b.ncols();
     let b = b.as_slice().expect("standard layout");
@@ -105,6 +108,7 @@ fn axpy_rows<A: Scalar, const SKIP: bool>(a: &Array2<A>, b: &Array2<A>, c: &mut 
             }
         }
     }
+}
 }
 
 /// Products smaller than this many multiply-adds run on one thread.

@@ -1,9 +1,9 @@
 //! The clamped input in sparse form: products with `rho(x)` that skip its zero pixels, in the
 //! same order as the dense sums less their zero terms.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 
-use super::LANES;
+use super::{LANES, simd_kernel};
 use crate::Scalar;
 
 /// The clamped input of a minibatch in sparse form, both by unit (compressed sparse columns:
@@ -89,14 +89,51 @@ impl<A: Scalar> SparseInput<A> {
         let out = out.as_slice_mut().expect("standard layout");
         for (b, o) in out.chunks_exact_mut(n).enumerate().take(self.batch) {
             let terms = &self.row_entries[self.row_starts[b]..self.row_starts[b + 1]];
-            acc_rows(o, terms, w);
+            acc_rows(o, terms, w, n);
         }
     }
 
     /// `w += alpha x^T d` for `d`: `(batch, n)`: only the rows of `w` whose unit is non-zero
     /// somewhere in the minibatch change.
+    /// Large updates split the columns of `w` in two halves over the rayon pool; each entry
+    /// receives the same terms in the same order either way, so the result does not depend on
+    /// the thread count.
     pub fn acc_outer(&self, alpha: A, d: &Array2<A>, w: &mut Array2<A>) {
-        self.acc_outer_with(alpha, d, w, |v| v);
+        let n = d.ncols();
+        let work = self.entries.len() * n;
+        if rayon::current_num_threads() < 2 || work < PARALLEL_MIN_WORK || n < 128 {
+            self.acc_outer_with(alpha, d, w, |v| v);
+            return;
+        }
+        let d = d.as_slice().expect("standard layout");
+        // Split at a multiple of 64 columns so both halves run on the widest blocks.
+        let mid = (n / 2).div_ceil(64) * 64;
+        let (left, right) = w.view_mut().split_at(Axis(1), mid);
+        rayon::join(
+            || self.acc_outer_columns(alpha, d, n, 0, left),
+            || self.acc_outer_columns(alpha, d, n, mid, right),
+        );
+    }
+
+    /// `w += alpha x^T d[:, c0..]` for the column block `w` of the full update, whose columns
+    /// start at `c0` of `d` (rows of `d` of length `n`, contiguous).
+    fn acc_outer_columns(
+        &self,
+        alpha: A,
+        d: &[A],
+        n: usize,
+        c0: usize,
+        mut w: ArrayViewMut2<'_, A>,
+    ) {
+        let mut terms = Vec::with_capacity(self.batch);
+        for (j, &unit) in self.units.iter().enumerate() {
+            terms.clear();
+            let entries = &self.entries[self.starts[j]..self.starts[j + 1]];
+            terms.extend(entries.iter().map(|&(b, v)| (alpha * v, b)));
+            let mut row = w.row_mut(unit as usize);
+            let dst = row.as_slice_mut().expect("a row of a column block is contiguous");
+            acc_rows(dst, &terms, &d[c0..], n);
+        }
     }
 
     /// `w += alpha f(x)^T d`, with `f` applied to each non-zero entry of `x` once, in a fixed
@@ -123,26 +160,32 @@ impl<A: Scalar> SparseInput<A> {
                 }
             }
             if !terms.is_empty() {
-                acc_rows(&mut w[unit as usize * n..(unit as usize + 1) * n], &terms, d);
+                acc_rows(&mut w[unit as usize * n..(unit as usize + 1) * n], &terms, d, n);
             }
         }
     }
 }
 
-/// `dst[c] += sum_t coef_t src[row_t, c]` for every column `c` (`src` has rows of `dst.len()`),
-/// the terms added in the given order: blocks of 64, then 16 columns keep their running sums
-/// in registers across all the terms, so `dst` is loaded and stored once.
-fn acc_rows<A: Scalar>(dst: &mut [A], terms: &[(A, u32)], src: &[A]) {
+/// Updates smaller than this many multiply-adds run on one thread.
+const PARALLEL_MIN_WORK: usize = 1 << 18;
+
+simd_kernel! {
+/// `dst[c] += sum_t coef_t src[row_t * stride + c]` for every column `c < dst.len()`, the
+/// terms added in the given order: blocks of 64, then 16 columns keep their running sums in
+/// registers across all the terms, so `dst` is loaded and stored once. Each column's sum is
+/// the same sequence of operations whichever block it falls in.
+fn acc_rows<A: Scalar>(dst: &mut [A], terms: &[(A, u32)], src: &[A], stride: usize) {
     let n = dst.len();
-    let start = acc_rows_block::<A, 64>(dst, terms, src, 0);
-    let start = acc_rows_block::<A, LANES>(dst, terms, src, start);
+    let start = acc_rows_block::<A, 64>(dst, terms, src, stride, 0);
+    let start = acc_rows_block::<A, LANES>(dst, terms, src, stride, start);
     for c in start..n {
         let mut sum = dst[c];
         for &(coef, r) in terms {
-            sum += coef * src[r as usize * n + c];
+            sum += coef * src[r as usize * stride + c];
         }
         dst[c] = sum;
     }
+}
 }
 
 #[inline(always)]
@@ -150,6 +193,7 @@ fn acc_rows_block<A: Scalar, const W: usize>(
     dst: &mut [A],
     terms: &[(A, u32)],
     src: &[A],
+    stride: usize,
     mut start: usize,
 ) -> usize {
     let n = dst.len();
@@ -157,7 +201,7 @@ fn acc_rows_block<A: Scalar, const W: usize>(
         let mut acc = [A::zero(); W];
         acc.copy_from_slice(&dst[start..start + W]);
         for &(coef, r) in terms {
-            let at = r as usize * n + start;
+            let at = r as usize * stride + start;
             for (a, &v) in acc.iter_mut().zip(&src[at..at + W]) {
                 *a += coef * v;
             }

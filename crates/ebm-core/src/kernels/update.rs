@@ -4,7 +4,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{LANES, THIN};
+use super::{LANES, THIN, simd_kernel};
 use crate::{Rho, Scalar};
 
 /// One layer's state update.
@@ -43,10 +43,10 @@ impl<A: Scalar> Update<A> {
                 let finite = u.iter().fold(true, |ok, v| ok & v.is_finite());
                 let k = Projected { lo, hi, eps, force };
                 let delta = match (target, self.track_delta) {
-                    (Some(t), true) => k.run::<true, true>(s, u, t),
-                    (Some(t), false) => k.run::<true, false>(s, u, t),
-                    (None, true) => k.run::<false, true>(s, u, u),
-                    (None, false) => k.run::<false, false>(s, u, u),
+                    (Some(t), true) => projected::<A, true, true>(&k, s, u, t),
+                    (Some(t), false) => projected::<A, true, false>(&k, s, u, t),
+                    (None, true) => projected::<A, false, true>(&k, s, u, u),
+                    (None, false) => projected::<A, false, false>(&k, s, u, u),
                 };
                 (delta, finite)
             }
@@ -102,42 +102,47 @@ struct Projected<A> {
     force: A,
 }
 
-impl<A: Scalar> Projected<A> {
-    #[inline]
-    fn run<const NUDGED: bool, const TRACK: bool>(&self, s: &mut [A], u: &[A], d: &[A]) -> f64 {
-        let (lo, hi, eps) = (self.lo, self.hi, self.eps);
-        let keep = A::one() - eps;
-        let pull = eps * self.force;
-        let mut lane_max = [A::zero(); LANES];
-        let one = |sv: &mut A, uv: A, dv: A, lm: &mut A| {
-            let old = *sv;
-            // rho'(s) = 1 on [lo, hi] (states of the projected rule stay there).
-            let inside = old >= lo && old <= hi;
-            let drive = if inside { uv } else { A::zero() };
-            let mut new = keep * old + eps * drive;
-            if NUDGED {
-                new -= pull * (old - dv);
-            }
-            let new = new.max(lo).min(hi);
-            *sv = new;
-            if TRACK {
-                *lm = lm.max((new - old).abs());
-            }
-        };
-        let mut sc = s.chunks_exact_mut(LANES);
-        let mut uc = u.chunks_exact(LANES);
-        let mut dc = d.chunks_exact(LANES);
-        for ((sv, uv), dv) in (&mut sc).zip(&mut uc).zip(&mut dc) {
-            for (((sv, &uv), &dv), lm) in sv.iter_mut().zip(uv).zip(dv).zip(lane_max.iter_mut()) {
-                one(sv, uv, dv, lm);
-            }
+simd_kernel! {
+/// [`Projected`]'s step on one layer's states `s`, net inputs `u` and targets `d`.
+fn projected<A: Scalar, const NUDGED: bool, const TRACK: bool>(
+    p: &Projected<A>,
+    s: &mut [A],
+    u: &[A],
+    d: &[A],
+) -> f64 {
+    let (lo, hi, eps) = (p.lo, p.hi, p.eps);
+    let keep = A::one() - eps;
+    let pull = eps * p.force;
+    let mut lane_max = [A::zero(); LANES];
+    let one = |sv: &mut A, uv: A, dv: A, lm: &mut A| {
+        let old = *sv;
+        // rho'(s) = 1 on [lo, hi] (states of the projected rule stay there).
+        let inside = old >= lo && old <= hi;
+        let drive = if inside { uv } else { A::zero() };
+        let mut new = keep * old + eps * drive;
+        if NUDGED {
+            new -= pull * (old - dv);
         }
-        let rest = sc.into_remainder().iter_mut().zip(uc.remainder()).zip(dc.remainder());
-        for (((sv, &uv), &dv), lm) in rest.zip(lane_max.iter_mut()) {
+        let new = new.max(lo).min(hi);
+        *sv = new;
+        if TRACK {
+            *lm = lm.max((new - old).abs());
+        }
+    };
+    let mut sc = s.chunks_exact_mut(LANES);
+    let mut uc = u.chunks_exact(LANES);
+    let mut dc = d.chunks_exact(LANES);
+    for ((sv, uv), dv) in (&mut sc).zip(&mut uc).zip(&mut dc) {
+        for (((sv, &uv), &dv), lm) in sv.iter_mut().zip(uv).zip(dv).zip(lane_max.iter_mut()) {
             one(sv, uv, dv, lm);
         }
-        lane_max.iter().fold(0.0f64, |m, v| m.max(v.f64()))
     }
+    let rest = sc.into_remainder().iter_mut().zip(uc.remainder()).zip(dc.remainder());
+    for (((sv, &uv), &dv), lm) in rest.zip(lane_max.iter_mut()) {
+        one(sv, uv, dv, lm);
+    }
+    lane_max.iter().fold(0.0f64, |m, v| m.max(v.f64()))
+}
 }
 
 /// The fused projected step of a hidden layer below a thin layer, for the hard sigmoid with
@@ -163,74 +168,77 @@ impl<A: Scalar> FusedStep<A> {
         track: bool,
     ) -> (f64, bool) {
         if track {
-            self.run::<true>(s, base, above, w_t)
+            fused::<A, true>(self, s, base, above, w_t)
         } else {
-            self.run::<false>(s, base, above, w_t)
+            fused::<A, false>(self, s, base, above, w_t)
         }
     }
+}
 
-    fn run<const TRACK: bool>(
-        &self,
-        s: &mut Array2<A>,
-        base: &Array2<A>,
-        above: &Array2<A>,
-        w_t: &Array2<A>,
-    ) -> (f64, bool) {
-        let n = s.ncols();
-        let w = w_t.as_slice().expect("standard layout");
-        let (lo, hi, eps) = (A::zero(), self.hi, self.epsilon);
-        let keep = A::one() - eps;
-        let full = n / LANES * LANES;
-        let mut lane_max = [A::zero(); LANES];
-        let mut finite = true;
-        // Indices and values of the non-zero rates above, per row (at most THIN of them).
-        let mut active = [(0usize, A::zero()); THIN];
-        let rows = s.rows_mut().into_iter().zip(base.rows()).zip(above.rows());
-        for ((mut s_row, b_row), a_row) in rows {
-            let s_row = s_row.as_slice_mut().expect("standard layout");
-            let b_row = b_row.to_slice().expect("standard layout");
-            let mut count = 0;
-            for (j, &v) in a_row.iter().enumerate() {
-                if v != A::zero() {
-                    active[count] = (j, v);
-                    count += 1;
+simd_kernel! {
+/// [`FusedStep::apply`], monomorphised on whether `max |delta s|` is tracked.
+fn fused<A: Scalar, const TRACK: bool>(
+    p: &FusedStep<A>,
+    s: &mut Array2<A>,
+    base: &Array2<A>,
+    above: &Array2<A>,
+    w_t: &Array2<A>,
+) -> (f64, bool) {
+    let n = s.ncols();
+    let w = w_t.as_slice().expect("standard layout");
+    let (lo, hi, eps) = (A::zero(), p.hi, p.epsilon);
+    let keep = A::one() - eps;
+    let full = n / LANES * LANES;
+    let mut lane_max = [A::zero(); LANES];
+    let mut finite = true;
+    // Indices and values of the non-zero rates above, per row (at most THIN of them).
+    let mut active = [(0usize, A::zero()); THIN];
+    let rows = s.rows_mut().into_iter().zip(base.rows()).zip(above.rows());
+    for ((mut s_row, b_row), a_row) in rows {
+        let s_row = s_row.as_slice_mut().expect("standard layout");
+        let b_row = b_row.to_slice().expect("standard layout");
+        let mut count = 0;
+        for (j, &v) in a_row.iter().enumerate() {
+            if v != A::zero() {
+                active[count] = (j, v);
+                count += 1;
+            }
+        }
+        let active = &active[..count];
+        let chunks = s_row[..full].chunks_exact_mut(LANES).zip(b_row.chunks_exact(LANES));
+        for ((sv, bv), start) in chunks.zip((0..full).step_by(LANES)) {
+            let mut u = [A::zero(); LANES];
+            u.copy_from_slice(bv);
+            for &(j, coef) in active {
+                let row = &w[j * n + start..j * n + start + LANES];
+                for (uv, &wv) in u.iter_mut().zip(row) {
+                    *uv += coef * wv;
                 }
             }
-            let active = &active[..count];
-            let chunks = s_row[..full].chunks_exact_mut(LANES).zip(b_row.chunks_exact(LANES));
-            for ((sv, bv), start) in chunks.zip((0..full).step_by(LANES)) {
-                let mut u = [A::zero(); LANES];
-                u.copy_from_slice(bv);
-                for &(j, coef) in active {
-                    let row = &w[j * n + start..j * n + start + LANES];
-                    for (uv, &wv) in u.iter_mut().zip(row) {
-                        *uv += coef * wv;
-                    }
-                }
-                finite &= u.iter().fold(true, |ok, v| ok & v.is_finite());
-                for ((sv, &uv), lm) in sv.iter_mut().zip(&u).zip(lane_max.iter_mut()) {
-                    let old = *sv;
-                    let new = (keep * old + eps * uv).max(lo).min(hi);
-                    *sv = new;
-                    if TRACK {
-                        *lm = lm.max((new - old).abs());
-                    }
-                }
-            }
-            for i in full..n {
-                let mut uv = b_row[i];
-                for &(j, coef) in active {
-                    uv += coef * w[j * n + i];
-                }
-                finite &= uv.is_finite();
-                let old = s_row[i];
+            finite &= u.iter().fold(true, |ok, v| ok & v.is_finite());
+            for ((sv, &uv), lm) in sv.iter_mut().zip(&u).zip(lane_max.iter_mut()) {
+                let old = *sv;
                 let new = (keep * old + eps * uv).max(lo).min(hi);
-                s_row[i] = new;
+                *sv = new;
                 if TRACK {
-                    lane_max[0] = lane_max[0].max((new - old).abs());
+                    *lm = lm.max((new - old).abs());
                 }
             }
         }
-        (lane_max.iter().fold(0.0f64, |m, v| m.max(v.f64())), finite)
+        for i in full..n {
+            let mut uv = b_row[i];
+            for &(j, coef) in active {
+                uv += coef * w[j * n + i];
+            }
+            finite &= uv.is_finite();
+            let old = s_row[i];
+            let new = (keep * old + eps * uv).max(lo).min(hi);
+            s_row[i] = new;
+            if TRACK {
+                lane_max[0] = lane_max[0].max((new - old).abs());
+            }
+        }
     }
+    (lane_max.iter().fold(0.0f64, |m, v| m.max(v.f64())), finite)
+}
 }

@@ -217,22 +217,8 @@ impl<A: Scalar> Relaxer<A> {
         net: &LayeredNet<A>,
         x: ArrayView2<'_, A>,
     ) -> Result<(), CoreError> {
-        if x.dim() != (self.batch, net.weights[0].nrows()) {
-            return Err(CoreError::Shape {
-                what: "input x".into(),
-                got: x.shape().to_vec(),
-                expected: vec![self.batch, net.weights[0].nrows()],
-            });
-        }
-        let rho = net.rho;
-        let rx = &mut self.rho[0];
-        Zip::from(&mut *rx).and(&x).for_each(|r, &v| *r = rho.eval(v));
+        self.set_input_rates(net, x)?;
         self.input_drive.assign(&net.biases[0]);
-        self.sparse_used = false;
-        if self.sparse_threshold > 0.0 && self.kernels == Kernels::Sparse {
-            self.sparse.fill(&self.rho[0].view());
-            self.sparse_used = self.sparse.density() < self.sparse_threshold;
-        }
         if self.sparse_used {
             self.sparse.acc_product(&net.weights[0], &mut self.input_drive);
         } else {
@@ -252,6 +238,33 @@ impl<A: Scalar> Relaxer<A> {
             } else {
                 self.thin_t[k] = None;
             }
+        }
+        Ok(())
+    }
+
+    /// Only the input's rates: `rho(x)` and its sparse form when the input is sparse enough
+    /// ([`Relaxer::rho_input`], [`Relaxer::sparse_input`]), without the drive. Enough for an
+    /// update that needs `rho(x)` (e.g. `dW_0`) when other relaxers relaxed the rows; a
+    /// relaxation needs [`Relaxer::set_input`].
+    pub fn set_input_rates(
+        &mut self,
+        net: &LayeredNet<A>,
+        x: ArrayView2<'_, A>,
+    ) -> Result<(), CoreError> {
+        if x.dim() != (self.batch, net.weights[0].nrows()) {
+            return Err(CoreError::Shape {
+                what: "input x".into(),
+                got: x.shape().to_vec(),
+                expected: vec![self.batch, net.weights[0].nrows()],
+            });
+        }
+        let rho = net.rho;
+        let rx = &mut self.rho[0];
+        Zip::from(&mut *rx).and(&x).for_each(|r, &v| *r = rho.eval(v));
+        self.sparse_used = false;
+        if self.sparse_threshold > 0.0 && self.kernels == Kernels::Sparse {
+            self.sparse.fill(&self.rho[0].view());
+            self.sparse_used = self.sparse.density() < self.sparse_threshold;
         }
         Ok(())
     }

@@ -83,6 +83,16 @@ impl Dataset {
         Ok(Self { images, labels, classes, image_shape })
     }
 
+    /// The examples `rows` (in that order) as a new data set.
+    pub fn select(&self, rows: &[usize]) -> Self {
+        Self {
+            images: self.images.select(ndarray::Axis(0), rows),
+            labels: rows.iter().map(|&r| self.labels[r]).collect(),
+            classes: self.classes,
+            image_shape: self.image_shape,
+        }
+    }
+
     /// Number of examples.
     pub fn len(&self) -> usize {
         self.labels.len()

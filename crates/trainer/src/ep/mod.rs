@@ -9,6 +9,7 @@
 
 mod nudging;
 pub mod rules;
+mod split;
 
 use ebm_config::{UpdateRuleKind, ValidConfig};
 use ebm_core::{Dynamics, LayeredNet, Output, Relaxer, States, Stop, argmax_rows};
@@ -25,13 +26,21 @@ use crate::schedule::learning_rate;
 /// Preallocated buffers for one minibatch size, and the learning rule with its own.
 #[derive(Debug)]
 pub struct Workspace {
+    bufs: Buffers,
+    coefficients: Vec<f32>,
+    rule: Box<dyn LearningRule>,
+    /// The minibatch's rows split across the rayon pool's threads (empty on one thread).
+    parts: Vec<split::Part>,
+}
+
+/// The minibatch's relaxer and states.
+#[derive(Debug)]
+struct Buffers {
     relaxer: Relaxer<f32>,
     free: States<f32>,
     /// One buffer per nudged trajectory (two for centred nudging).
     nudged: Vec<States<f32>>,
     target: Array2<f32>,
-    coefficients: Vec<f32>,
-    rule: Box<dyn LearningRule>,
 }
 
 impl Workspace {
@@ -41,19 +50,24 @@ impl Workspace {
     }
 
     /// Buffers for `net` and minibatches of `batch`, with the learning rule `rule` (which may
-    /// be a caller's own).
+    /// be a caller's own). With more than one thread in the current rayon pool, the
+    /// minibatch's rows are relaxed in that many parts in parallel where nothing couples them
+    /// (see `split.rs`); the results are the same for any thread count.
     pub fn with_rule(net: &LayeredNet<f32>, batch: usize, rule: Box<dyn LearningRule>) -> Self {
         let zeros = || {
             States::with_input(net, Array2::<f32>::zeros((batch, net.sizes()[0])).view())
                 .expect("input size from the net")
         };
         Self {
-            relaxer: Relaxer::new(net, batch, 0),
-            nudged: vec![zeros(), zeros()],
-            free: zeros(),
-            target: Array2::zeros((batch, *net.sizes().last().expect("two layers"))),
+            bufs: Buffers {
+                relaxer: Relaxer::new(net, batch, 0),
+                nudged: vec![zeros(), zeros()],
+                free: zeros(),
+                target: Array2::zeros((batch, *net.sizes().last().expect("two layers"))),
+            },
             coefficients: vec![0.0; net.depth()],
             rule,
+            parts: split::parts(net, batch, rayon::current_num_threads()),
         }
     }
 }
@@ -92,26 +106,69 @@ pub fn train_batch(
     mb: Minibatch<'_>,
 ) -> Result<BatchStats, ebm_core::CoreError> {
     let depth = net.depth();
-    let batch = ws.free.batch();
+    let b = &mut ws.bufs;
+    let batch = b.free.batch();
     let dyn_ = Dynamics::of(&config.dynamics);
     let t = &config.training;
     let rows = mb.rows;
 
     // Input, persistent particles, one-hot targets.
-    rows.gather(&mut ws.free.layers[0], &mb.data.images);
+    rows.gather(&mut b.free.layers[0], &mb.data.images);
     for k in 1..=depth {
         if t.persistent_particles {
-            rows.gather(&mut ws.free.layers[k], &particles[k - 1]);
+            rows.gather(&mut b.free.layers[k], &particles[k - 1]);
         } else {
-            ws.free.layers[k].fill(0.0);
+            b.free.layers[k].fill(0.0);
         }
     }
-    mb.data.one_hot_into(rows, &mut ws.target);
+    mb.data.one_hot_into(rows, &mut b.target);
     let index = batch_index(mb.epoch, mb.index);
     if dyn_.noise_std > 0.0 && dyn_.rule == UpdateRuleKind::LeakyIntegrator {
-        *ws.relaxer.rng_mut() = stream_rng(config.seed, Stream::Noise, index);
+        *b.relaxer.rng_mut() = stream_rng(config.seed, Stream::Noise, index);
     }
 
+    let plan = NudgingPlan::new(t, config.seed, index);
+    for (k, c) in ws.coefficients.iter_mut().enumerate() {
+        *c = plan.coefficient(learning_rate(t, k, mb.epoch), batch);
+    }
+    let ctx =
+        BatchContext { plan: &plan, coefficients: &ws.coefficients, seed: config.seed, index };
+    let energy = if !ws.parts.is_empty() && split::applies(config, ws.rule.stepwise()) {
+        let energy = split::relax(config, net, &mut ws.parts, b, &plan)?;
+        ws.rule.begin(&ctx, &b.relaxer);
+        energy
+    } else {
+        relax_whole(config, net, b, ws.rule.as_mut(), &ctx)?
+    };
+    if t.persistent_particles {
+        for k in 1..=depth {
+            rows.scatter(&mut particles[k - 1], &b.free.layers[k]);
+        }
+    }
+    let errors = argmax_rows(b.free.output().view())
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, p)| p != usize::from(mb.data.labels[rows.row(i)]))
+        .count();
+    let cost = ebm_core::energy::cost(b.free.output(), b.target.view(), t.cost);
+    let stats = BatchStats { errors, energy, cost: cost.iter().map(|&c| f64::from(c)).sum() };
+    let phases =
+        Phases { free: &b.free, nudged: &b.nudged[..plan.trajectories.len()], relaxer: &b.relaxer };
+    ws.rule.finish(&ctx, net, &phases);
+    Ok(stats)
+}
+
+/// The free phase and the nudged trajectories of `ctx.plan` on the minibatch's one relaxer
+/// (calling the rule's `begin`, and per step its `on_step` for a stepwise rule); returns the
+/// sum over the minibatch of `E` at the free fixed points.
+fn relax_whole(
+    config: &ValidConfig,
+    net: &mut LayeredNet<f32>,
+    ws: &mut Buffers,
+    rule: &mut dyn LearningRule,
+    ctx: &BatchContext<'_>,
+) -> Result<f64, ebm_core::CoreError> {
+    let dyn_ = Dynamics::of(&config.dynamics);
     // Free phase: T steps (or until the tolerance) from the particle.
     ws.relaxer.set_kernels(config.dynamics.kernels);
     ws.relaxer.set_input(net, ws.free.layers[0].view())?;
@@ -121,57 +178,45 @@ pub fn train_batch(
         trace_energy: false,
     };
     ws.relaxer.relax(net, &mut ws.free, &Output::Free, &dyn_, &free_stop)?;
-    if t.persistent_particles {
-        for k in 1..=depth {
-            rows.scatter(&mut particles[k - 1], &ws.free.layers[k]);
-        }
-    }
-    let errors = argmax_rows(ws.free.output().view())
-        .into_iter()
-        .enumerate()
-        .filter(|&(b, p)| p != usize::from(mb.data.labels[rows.row(b)]))
-        .count();
     let energy = ws.relaxer.energy(net, &ws.free).iter().map(|&e| f64::from(e)).sum();
-    let cost = ebm_core::energy::cost(ws.free.output(), ws.target.view(), t.cost);
-    let stats = BatchStats { errors, energy, cost: cost.iter().map(|&c| f64::from(c)).sum() };
 
     // Nudged trajectories: K steps each from the free fixed point.
-    let plan = NudgingPlan::new(t, config.seed, index);
-    for (k, c) in ws.coefficients.iter_mut().enumerate() {
-        *c = plan.coefficient(learning_rate(t, k, mb.epoch), batch);
-    }
-    let ctx =
-        BatchContext { plan: &plan, coefficients: &ws.coefficients, seed: config.seed, index };
-    ws.rule.begin(&ctx, &ws.relaxer);
+    rule.begin(ctx, &ws.relaxer);
     let stop = Stop {
         max_steps: config.dynamics.nudged_steps,
         tolerance: config.dynamics.tolerance,
         trace_energy: false,
     };
-    for (i, trajectory) in plan.trajectories.iter().enumerate() {
+    for (i, trajectory) in ctx.plan.trajectories.iter().enumerate() {
         let states = &mut ws.nudged[i];
-        for k in 1..=depth {
-            states.layers[k].assign(&ws.free.layers[k]);
-        }
-        let out = Output::Nudged { beta: trajectory.beta, target: ws.target.view(), cost: t.cost };
-        if !ws.rule.stepwise() {
+        let out = from_free(states, &ws.free, &ws.target, trajectory, config.training.cost);
+        if !rule.stepwise() {
             ws.relaxer.relax(net, states, &out, &dyn_, &stop)?;
             continue;
         }
-        ws.rule.begin_trajectory(&ctx, i, net, states);
+        rule.begin_trajectory(ctx, i, net, states);
         for _ in 0..stop.max_steps {
             let moved = ws.relaxer.step(net, states, &out, &dyn_)?;
-            ws.rule.on_step(&ctx, i, net, states);
+            rule.on_step(ctx, i, net, states);
             if stop.tolerance > 0.0 && moved < stop.tolerance {
                 break;
             }
         }
     }
-    let phases = Phases {
-        free: &ws.free,
-        nudged: &ws.nudged[..plan.trajectories.len()],
-        relaxer: &ws.relaxer,
-    };
-    ws.rule.finish(&ctx, net, &phases);
-    Ok(stats)
+    Ok(energy)
+}
+
+/// Start a nudged trajectory: `states` take the free fixed point `free` (layers 1 and up), and
+/// the output is nudged toward `target` at the trajectory's `beta`.
+fn from_free<'t>(
+    states: &mut States<f32>,
+    free: &States<f32>,
+    target: &'t Array2<f32>,
+    trajectory: &Trajectory,
+    cost: ebm_config::CostKind,
+) -> Output<'t, f32> {
+    for (s, f) in states.layers.iter_mut().zip(&free.layers).skip(1) {
+        s.assign(f);
+    }
+    Output::Nudged { beta: trajectory.beta, target: target.view(), cost }
 }
