@@ -43,7 +43,8 @@ fn runs_record_their_data_and_eval_and_resume_use_it() {
     assert_eq!(recorded["source"], std::path::absolute(&data).unwrap().to_str().unwrap());
     let fingerprint = recorded["fingerprint"].as_str().unwrap().to_owned();
     assert!(fingerprint.starts_with("sha256:"), "{fingerprint}");
-    for key in ["version", "git_commit", "command", "started", "finished", "threads", "host_cores"]
+    for key in
+        ["version", "git_commit", "command", "started", "finished", "threads", "host_cores", "simd"]
     {
         assert!(!s["provenance"][key].is_null(), "provenance.{key} missing: {s}");
     }
@@ -403,15 +404,12 @@ fn a_closed_or_full_standard_output_is_exit_2_with_one_line() {
     let out = ebm().args(&args).current_dir(w).stdout(full()).output().unwrap();
     check(out, "train > /dev/full");
     assert!(w.join("run/checkpoint.npz").exists(), "the results are written before the line");
-    // `| true`: the reader is gone before the line is written
-    let mut child = ebm()
-        .args(["-q", "config", "show"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    check(child.wait_with_output().unwrap(), "config show | true");
+    // `| true`: the reader is gone before the line is written (closed before the process
+    // starts, so that the test does not race the process on a loaded machine)
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = ebm().args(["-q", "config", "show"]).stdout(writer).output().unwrap();
+    check(out, "config show | true");
 }
 
 /// Run `ebm args` in a fresh mount namespace where `dir` is a tmpfs mounted with `options`

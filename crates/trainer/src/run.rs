@@ -351,14 +351,24 @@ where
 }
 
 /// Run the pool's pending work as soon as it appears, until `done`. Returns at once on the
-/// thread `home` that runs the epochs (which would otherwise never get back to them).
+/// thread `home` that runs the epochs (which would otherwise never get back to them). When
+/// idle it yields to the OS every 64 rounds, so that other processes' threads on the same
+/// cores still run.
 fn keep_awake(done: &AtomicBool, home: Option<usize>) {
     if rayon::current_thread_index() == home {
         return;
     }
+    let mut idle = 0u32;
     while !done.load(Ordering::Acquire) {
-        if rayon::yield_now() != Some(rayon::Yield::Executed) {
-            std::hint::spin_loop();
+        if rayon::yield_now() == Some(rayon::Yield::Executed) {
+            idle = 0;
+        } else {
+            idle = idle.wrapping_add(1);
+            if idle.is_multiple_of(64) {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
         }
     }
 }

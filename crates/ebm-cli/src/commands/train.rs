@@ -1,5 +1,10 @@
 //! `ebm train`: equilibrium propagation on MNIST, with checkpoints, model files and
 //! `--resume`; and the data resolution `ebm eval` shares.
+//!
+//! (Above 500 lines: one command's whole life, from the choice of a new run, a resume or a
+//! fork, through the observer that writes the model, checkpoint and per-epoch results, to the
+//! summary and plots; each part is a short function, and splitting them across files would
+//! separate the run's file contract from the code that keeps it.)
 
 use std::path::Path;
 use std::sync::Arc;

@@ -51,7 +51,7 @@ pub fn simd_level() -> &'static str {
 
 use ndarray::Array2;
 
-pub(crate) use products::THIN;
+pub use products::THIN;
 pub use products::par_gemm;
 pub(crate) use products::{acc_axpy_rows, acc_axpy_rows_skip_zeros, acc_dot_rows};
 pub use sparse::SparseInput;

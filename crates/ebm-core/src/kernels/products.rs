@@ -8,7 +8,7 @@ use crate::Scalar;
 
 /// A weight matrix is "thin" when one side has at most this many units (e.g. the 10 outputs):
 /// its products skip GEMM packing and run as dot products / axpys over a cached transpose.
-pub(crate) const THIN: usize = 32;
+pub const THIN: usize = 32;
 
 simd_kernel! {
 /// `c += a b` where `b` is thin, given `b_t = b^T` (`(n, k)`, contiguous rows): entry

@@ -133,7 +133,7 @@ pub fn train_batch(
     }
     let ctx =
         BatchContext { plan: &plan, coefficients: &ws.coefficients, seed: config.seed, index };
-    let energy = if !ws.parts.is_empty() && split::applies(config, ws.rule.stepwise()) {
+    let energy = if !ws.parts.is_empty() && split::applies(config, net, ws.rule.stepwise()) {
         let energy = split::relax(config, net, &mut ws.parts, b, &plan)?;
         ws.rule.begin(&ctx, &b.relaxer);
         energy
