@@ -1,5 +1,8 @@
 //! The training run: epochs of minibatches, per-epoch evaluation and metrics, checkpoints, and
 //! stopping on request (e.g. SIGINT) at a minibatch boundary.
+//!
+//! (About 500 lines: the run's state, its loop and its end-of-epoch figures, which share the
+//! state's invariants: what a checkpoint holds is what the loop resumes from.)
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
