@@ -28,9 +28,12 @@ pub fn run_simd_check() -> Result<()> {
         eprintln!("xtask: simd-check: not an x86-64 machine, skipped");
         return Ok(());
     }
-    let qemu = Path::new("/usr/bin/qemu-x86_64");
-    if !qemu.exists() {
-        bail!("simd-check needs qemu-x86_64 (Debian package qemu-user; .ci/run installs it)");
+    // Looked up on PATH, as `.ci/run` checks for it.
+    let qemu = Path::new("qemu-x86_64");
+    if !Command::new(qemu).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        bail!(
+            "simd-check needs qemu-x86_64 on PATH (Debian package qemu-user; .ci/run installs it)"
+        );
     }
     let tests = core_test_binary()?;
     let mut cmd = Command::new(qemu);

@@ -252,7 +252,7 @@ fn write_results(
         };
         let series = vec![
             Series::line("train (running)", curve(&|m| Some(m.train_error_running))),
-            Series::line("train (re-evaluated, zero start)", curve(&|m| m.train_error)),
+            Series::line(retrain_label(state), curve(&|m| m.train_error)),
             Series::line("test (zero start)", curve(&|m| Some(m.test_error))),
             Series::line("test (persistent particles)", curve(&|m| Some(m.test_error_persistent))),
         ];
@@ -565,6 +565,15 @@ fn train_loop(
         )?;
     }
     Ok(())
+}
+
+/// The learning curve's name for the re-evaluated training error, with how many examples it
+/// scored.
+fn retrain_label(state: &TrainState) -> String {
+    match state.history.iter().rev().find_map(|m| m.train_eval_examples) {
+        Some(n) => format!("train ({n} re-evaluated, zero start)"),
+        None => "train (re-evaluated, zero start)".to_owned(),
+    }
 }
 
 /// `"{sep}1.23% (re-evaluated on 10000 examples)"`, or nothing in an epoch without the

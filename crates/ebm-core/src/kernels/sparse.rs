@@ -110,30 +110,9 @@ impl<A: Scalar> SparseInput<A> {
         let mid = (n / 2).div_ceil(64) * 64;
         let (left, right) = w.view_mut().split_at(Axis(1), mid);
         rayon::join(
-            || self.acc_outer_columns(alpha, d, n, 0, left),
-            || self.acc_outer_columns(alpha, d, n, mid, right),
+            || self.outer_columns(alpha, d, n, 0, left, |v| v),
+            || self.outer_columns(alpha, d, n, mid, right, |v| v),
         );
-    }
-
-    /// `w += alpha x^T d[:, c0..]` for the column block `w` of the full update, whose columns
-    /// start at `c0` of `d` (rows of `d` of length `n`, contiguous).
-    fn acc_outer_columns(
-        &self,
-        alpha: A,
-        d: &[A],
-        n: usize,
-        c0: usize,
-        mut w: ArrayViewMut2<'_, A>,
-    ) {
-        let mut terms = Vec::with_capacity(self.batch);
-        for (j, &unit) in self.units.iter().enumerate() {
-            terms.clear();
-            let entries = &self.entries[self.starts[j]..self.starts[j + 1]];
-            terms.extend(entries.iter().map(|&(b, v)| (alpha * v, b)));
-            let mut row = w.row_mut(unit as usize);
-            let dst = row.as_slice_mut().expect("a row of a column block is contiguous");
-            acc_rows(dst, &terms, &d[c0..], n);
-        }
     }
 
     /// `w += alpha f(x)^T d`, with `f` applied to each non-zero entry of `x` once, in a fixed
@@ -145,11 +124,25 @@ impl<A: Scalar> SparseInput<A> {
         alpha: A,
         d: &Array2<A>,
         w: &mut Array2<A>,
-        mut f: impl FnMut(A) -> A,
+        f: impl FnMut(A) -> A,
     ) {
         let n = d.ncols();
         let d = d.as_slice().expect("standard layout");
-        let w = w.as_slice_mut().expect("standard layout");
+        self.outer_columns(alpha, d, n, 0, w.view_mut(), f);
+    }
+
+    /// `w += alpha f(x)^T d[:, c0..]` for the column block `w` of the update, whose columns
+    /// start at column `c0` of `d` (rows of length `n`, contiguous): the one loop of
+    /// [`SparseInput::acc_outer`] and [`SparseInput::acc_outer_with`].
+    fn outer_columns(
+        &self,
+        alpha: A,
+        d: &[A],
+        n: usize,
+        c0: usize,
+        mut w: ArrayViewMut2<'_, A>,
+        mut f: impl FnMut(A) -> A,
+    ) {
         let mut terms = Vec::with_capacity(self.batch);
         for (j, &unit) in self.units.iter().enumerate() {
             terms.clear();
@@ -160,7 +153,9 @@ impl<A: Scalar> SparseInput<A> {
                 }
             }
             if !terms.is_empty() {
-                acc_rows(&mut w[unit as usize * n..(unit as usize + 1) * n], &terms, d, n);
+                let mut row = w.row_mut(unit as usize);
+                let dst = row.as_slice_mut().expect("a row of a column block is contiguous");
+                acc_rows(dst, &terms, &d[c0..], n);
             }
         }
     }

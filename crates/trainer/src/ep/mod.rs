@@ -66,8 +66,8 @@ impl Workspace {
                 target: Array2::zeros((batch, *net.sizes().last().expect("two layers"))),
             },
             coefficients: vec![0.0; net.depth()],
+            parts: split::parts(net, batch, rayon::current_num_threads(), rule.stepwise()),
             rule,
-            parts: split::parts(net, batch, rayon::current_num_threads()),
         }
     }
 }
@@ -133,7 +133,7 @@ pub fn train_batch(
     }
     let ctx =
         BatchContext { plan: &plan, coefficients: &ws.coefficients, seed: config.seed, index };
-    let energy = if !ws.parts.is_empty() && split::applies(config, net, ws.rule.stepwise()) {
+    let energy = if !ws.parts.is_empty() && split::applies(config) {
         let energy = split::relax(config, net, &mut ws.parts, b, &plan)?;
         ws.rule.begin(&ctx, &b.relaxer);
         energy

@@ -8,7 +8,7 @@
 //! Splitting applies when no step couples the rows of a minibatch: no Langevin noise (its
 //! draws come from one generator in row order), no tolerance (the stop is decided on the
 //! whole minibatch's `max |delta s|`), and a rule that does not observe every step
-//! ([`super::LearningRule::stepwise`]); and when it pays ([`applies`]: nets whose products
+//! ([`super::LearningRule::stepwise`]); and when it pays ([`parts`]: nets whose products
 //! above the input are thin). Otherwise the minibatch runs on one relaxer, its large products
 //! split by columns.
 
@@ -34,10 +34,25 @@ pub(super) struct Part {
 }
 
 /// The parts of a minibatch of `batch` rows for `threads` threads: contiguous shares of
-/// `batch / threads` rows (the first `batch mod threads` one more); none on one thread.
-pub(super) fn parts(net: &LayeredNet<f32>, batch: usize, threads: usize) -> Vec<Part> {
+/// `batch / threads` rows (the first `batch mod threads` one more); none on one thread, for a
+/// rule that observes every step, or where splitting does not pay.
+///
+/// Only nets whose weights above the input are all thin (e.g. 784-500-10) are split: there the
+/// step's products are row by row with no packing. A net with a large hidden-to-hidden matrix
+/// (784-500-500-10) spends its steps in GEMMs, which pack the weight matrix once per call
+/// whatever the number of rows: splitting the rows doubles that packing, and the GEMMs' own
+/// split by columns ([`ebm_core::kernels::par_gemm`]) uses the threads better (measured on the
+/// `ep-3h-fast` setting, 2 threads: 9.2 s per 6,000 examples with the rows split, 6.2 s with
+/// the columns split, 11.4 s on 1 thread).
+pub(super) fn parts(
+    net: &LayeredNet<f32>,
+    batch: usize,
+    threads: usize,
+    stepwise: bool,
+) -> Vec<Part> {
     let n = threads.min(batch);
-    if n < 2 {
+    let thin = |w: &Array2<f32>| w.nrows().min(w.ncols()) <= ebm_core::kernels::THIN;
+    if n < 2 || stepwise || !net.weights[1..].iter().all(thin) {
         return Vec::new();
     }
     let outputs = *net.sizes().last().expect("two layers");
@@ -63,20 +78,12 @@ pub(super) fn parts(net: &LayeredNet<f32>, batch: usize, threads: usize) -> Vec<
         .collect()
 }
 
-/// Whether a minibatch of `config` on `net` is split (see the module's documentation).
-///
-/// Only nets whose weights above the input are all thin (e.g. 784-500-10) are split: there the
-/// step's products are row by row with no packing. A net with a large hidden-to-hidden matrix
-/// (784-500-500-10) spends its steps in GEMMs, which pack the weight matrix once per call
-/// whatever the number of rows: splitting the rows doubles that packing, and the GEMMs' own
-/// split by columns ([`ebm_core::kernels::par_gemm`]) uses the threads better (measured on the
-/// `ep-3h-fast` setting, 2 threads: 9.2 s per 6,000 examples with the rows split, 6.2 s with
-/// the columns split, 11.4 s on 1 thread).
-pub(super) fn applies(config: &ValidConfig, net: &LayeredNet<f32>, stepwise: bool) -> bool {
+/// Whether `config`'s dynamics leave a minibatch's rows independent (see the module's
+/// documentation); [`parts`] decided the rest once.
+pub(super) fn applies(config: &ValidConfig) -> bool {
     let d = &config.dynamics;
     let noisy = d.rule == UpdateRuleKind::LeakyIntegrator && d.noise_std > 0.0;
-    let thin = |w: &Array2<f32>| w.nrows().min(w.ncols()) <= ebm_core::kernels::THIN;
-    !noisy && d.tolerance == 0.0 && !stepwise && net.weights[1..].iter().all(thin)
+    !noisy && d.tolerance == 0.0
 }
 
 /// Relax the free phase and every trajectory of `plan` part by part in parallel, from and
