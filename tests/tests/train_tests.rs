@@ -204,3 +204,71 @@ fn a_validation_split_selects_an_epoch_and_keeps_its_model() {
         stdout(&eval)
     );
 }
+
+/// The `data:` URIs of a report's `<img>` tags, decoded.
+fn report_images(html: &str) -> Vec<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    html.split("<img")
+        .skip(1)
+        .map(|tag| {
+            let src = tag.split("src=\"data:").nth(1).expect("a data: URI");
+            let (mime, rest) = src.split_once(";base64,").expect("base64");
+            let data = rest.split('"').next().unwrap();
+            let bytes = base64::engine::general_purpose::STANDARD.decode(data).expect("base64");
+            (mime.to_owned(), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn train_writes_its_pictures_and_a_self_contained_report_and_relax_draws_any_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = train_small(dir.path(), "run", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = dir.path().join("run");
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    // Finished: no reload; nothing from the network; every picture inline and decodable.
+    assert!(!html.contains("http-equiv=\"refresh\""));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    assert!(html.contains("Finished: 2 of 2 epochs"), "{html:.400}");
+    let images = report_images(&html);
+    let files = [
+        "learning_curve.svg",
+        "receptive_fields.png",
+        "input_weights.png",
+        "training_dynamics.svg",
+        "relaxation.svg",
+        "hidden_states.svg",
+    ];
+    assert_eq!(images.len(), files.len());
+    for ((mime, bytes), file) in images.iter().zip(files) {
+        // The inline picture is the file's bytes.
+        assert_eq!(bytes, &std::fs::read(run.join(file)).unwrap(), "{file}");
+        if mime == "image/png" {
+            let img = image::load_from_memory(bytes).unwrap();
+            // 40 hidden units: a 7x7 grid of 28x28 tiles with 1-pixel gaps, 3x zoomed.
+            assert_eq!(img.width(), 7 * 29 * 3 + 3, "{file}");
+        } else {
+            assert!(std::str::from_utf8(bytes).unwrap().contains("<svg"), "{file}");
+        }
+    }
+    // The relaxation picture names both phases; the histogram the saturated share.
+    let relax = std::fs::read_to_string(run.join("relaxation.svg")).unwrap();
+    assert!(relax.contains("free phase") && relax.contains("nudged phase"));
+    assert!(std::fs::read_to_string(run.join("hidden_states.svg")).unwrap().contains("saturated"));
+
+    let out =
+        run_in(dir.path(), &["relax", "--checkpoint", "run", "--examples", "3", "--out", "r"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("free phase: mean energy"), "{}", stdout(&out));
+    let trace = read_json(&dir.path().join("r/relax.json"));
+    assert_eq!(trace["labels"].as_array().unwrap().len(), 3);
+    let energy = trace["trace"]["free"]["energy"].as_array().unwrap();
+    assert_eq!(energy.len(), trace["free_steps"].as_u64().unwrap() as usize + 1);
+    assert!(dir.path().join("r/report.html").exists());
+
+    let out =
+        run_in(dir.path(), &["relax", "--checkpoint", "run", "--examples", "0", "--out", "r0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--examples 0"), "{}", stderr(&out));
+}

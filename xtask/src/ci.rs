@@ -23,6 +23,8 @@ pub fn run_ci(args: &[String]) -> Result<()> {
         // The baseline and AVX2 kernels on emulated CPUs (the binary is built without
         // target-cpu=native and dispatches at run time).
         crate::simd_check::run_simd_check()?;
+        // A run's report.html in headless Chromium: no errors, images loaded, not blank.
+        crate::browser_check::run_browser_check()?;
         // `ebm sweep slurm`'s array script, submitted to a real Slurm (about a minute).
         crate::slurm_check::run_slurm_check()?;
     }

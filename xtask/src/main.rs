@@ -8,6 +8,7 @@
 //! - `bench`: the benchmarks.
 //! - `slurm-check`: a real single-node Slurm runs a sweep's job array.
 //! - `simd-check`: the kernels' runtime SIMD dispatch on emulated baseline and AVX2 CPUs.
+//! - `browser-check`: a run's HTML report rendered in headless Chromium.
 //! - `make-mini-mnist --from DIR`: the embedded MNIST subset (`crates/trainer/data/mini-mnist/`).
 //!
 //! Kept light on purpose: it drives `cargo` and the `ebm` binary as processes.
@@ -17,6 +18,7 @@
 mod bench;
 mod bench_ep;
 mod bitident;
+mod browser_check;
 mod ci;
 mod examples;
 mod gradcheck;
@@ -45,6 +47,7 @@ fn main() -> Result<()> {
         "examples" => examples::run_examples(),
         "slurm-check" => slurm_check::run_slurm_check(),
         "simd-check" => simd_check::run_simd_check(),
+        "browser-check" => browser_check::run_cli(rest),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
             Ok(())
@@ -69,6 +72,10 @@ cargo xtask <command>
                           sweeps/tiny.toml; checks the tasks and `ebm sweep report`
   simd-check              the kernels' runtime SIMD dispatch under qemu-x86_64: ebm-core's
                           tests on a baseline x86-64, ebm train on baseline / AVX2 / native
+  browser-check [--report FILE]
+                          a short ebm train's report.html (or FILE) in headless Chromium:
+                          no console error, every image loaded, a screenshot not blank
+                          (results/browser-check/report.png)
   examples                the worked examples of docs/extending.md (crates/examples)
   bitident                the refactor's check: every baseline of xtask/baselines/
                           reproduced bit for bit by the current code

@@ -45,6 +45,11 @@ pub struct GlobalOpts {
     /// Only the error line, if any (no log, no progress).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Worker threads of every command that computes (training, evaluation, the experiments;
+    /// for `sweep run`, of each run). Default: RAYON_NUM_THREADS, else all cores. Results do
+    /// not depend on it.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub threads: Option<u64>,
 }
 
 /// The commands.
@@ -78,6 +83,10 @@ pub enum Command {
     /// Steps of the free phase from zero states to a residual, synchronous against alternating
     /// layer updates, on MNIST test inputs (the `[relax_steps]` section) -> results/relax-steps.
     RelaxSteps(RelaxStepsArgs),
+    /// A saved model's relaxation step by step on the first test examples of its run's data:
+    /// the free phase from zero states, then the nudged phase toward the targets ->
+    /// relaxation.svg, hidden_states.svg, relax.json, report.html (default results/relax).
+    Relax(RelaxArgs),
     /// Many `ebm train` runs from a sweep file (a base config, a grid of overrides, seeds): plan
     /// them, run them locally or as a Slurm job array, and report mean +/- sd over seeds.
     #[command(subcommand)]
@@ -106,12 +115,10 @@ pub enum SweepCommand {
         /// Run only this task (0-based; `$SLURM_ARRAY_TASK_ID`).
         #[arg(long, value_name = "I", conflicts_with = "jobs")]
         task: Option<usize>,
-        /// Run every task, N at a time (default 1); each run's output goes to DIR/logs.
+        /// Run every task, N at a time (default 1); each run's output goes to DIR/logs. Each
+        /// run gets --threads threads (default: the sweep file's `threads`).
         #[arg(long, value_name = "N")]
         jobs: Option<usize>,
-        /// Worker threads of each run (default: the sweep file's `threads`).
-        #[arg(long, value_name = "N")]
-        threads: Option<usize>,
     },
     /// Write DIR/sweep.sbatch: a Slurm array script, one task per run, to submit as is with
     /// sbatch (settings from the sweep file's [slurm] section).
@@ -221,10 +228,22 @@ pub struct TrainArgs {
     /// and DIR is left untouched (a fork).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
-    /// Worker threads: the deep nets' matrix products in training, and evaluation (default:
-    /// RAYON_NUM_THREADS, else all cores). Results do not depend on it.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+}
+
+/// `ebm relax`
+#[derive(Debug, Args)]
+pub struct RelaxArgs {
+    /// The model.npz or checkpoint.npz to relax, or a run directory (its checkpoint.npz, else
+    /// its model.npz). Its config gives the dynamics, with --set overrides on top.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
+    /// Relax the test examples of this data (a directory of the four MNIST IDX files, or
+    /// `embedded`) instead of the data the run recorded.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// How many test examples (the first N).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub examples: usize,
 }
 
 /// `ebm eval`

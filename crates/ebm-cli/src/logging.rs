@@ -34,3 +34,28 @@ pub fn init(verbose: u8, quiet: bool) {
             .try_init();
     }
 }
+
+/// A spinner with the elapsed time for a long computation that reports no steps (`None`
+/// off a terminal); finish it with `finish_and_clear`.
+pub fn spinner(message: impl Into<String>) -> Option<indicatif::ProgressBar> {
+    progress_enabled().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .expect("valid template"),
+        );
+        bar.set_message(message.into());
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    })
+}
+
+/// Run `f` under a [`spinner`] showing `message`.
+pub fn with_spinner<T>(message: &str, f: impl FnOnce() -> T) -> T {
+    let bar = spinner(message);
+    let out = f();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    out
+}

@@ -11,7 +11,9 @@ mod cli;
 mod commands;
 mod logging;
 mod output;
+mod pictures;
 mod plot;
+mod report;
 
 use std::process::ExitCode;
 

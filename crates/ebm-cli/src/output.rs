@@ -362,3 +362,12 @@ pub fn results_dir(
         .or_else(|| config.output.dir.clone())
         .unwrap_or_else(|| Path::new("results").join(command))
 }
+
+/// A config choice or status in plain words, as its serde name (`not-reached` ->
+/// `not reached`), for output a person reads (never `NotReached`).
+pub fn plain<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s.replace(['-', '_'], " "),
+        _ => "?".to_owned(),
+    }
+}

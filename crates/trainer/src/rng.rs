@@ -18,6 +18,8 @@ pub enum Stream {
     Noise = 4,
     /// Presynaptic spikes of the spiking rule, per (epoch, minibatch).
     Spikes = 5,
+    /// Diagnostics that relax a trained net (`experiments::relax_trace`'s noise).
+    Diagnostics = 6,
 }
 
 /// A generator for `stream` at `index` (e.g. `epoch << 32 | batch`), derived from `seed`.

@@ -279,6 +279,9 @@ pub trait Observer {
     fn after_batch(&mut self, _state: &TrainState) -> Result<(), Self::Error> {
         Ok(())
     }
+    /// An epoch's minibatches are done and its evaluation (test, validation, training
+    /// subsample) starts.
+    fn on_evaluation(&mut self, _epoch: usize) {}
     /// An epoch finished.
     fn on_epoch(
         &mut self,
@@ -425,11 +428,22 @@ fn epochs<O: Observer + ?Sized>(
             p.examples += batch_size;
             p.energy += stats.energy;
             p.cost += stats.cost;
-            p.seconds += start.elapsed().as_secs_f64();
+            let seconds = start.elapsed().as_secs_f64();
+            p.seconds += seconds;
             state.batch = b + 1;
+            tracing::debug!(
+                "epoch {} minibatch {}/{total}: free phase {} of {batch_size} misclassified, mean E {:.4}, mean C {:.5}; {:.1} ms",
+                epoch + 1,
+                b + 1,
+                stats.errors,
+                stats.energy / batch_size as f64,
+                stats.cost / batch_size as f64,
+                1e3 * seconds
+            );
             observer.on_batch(epoch + 1, b + 1, total);
             observer.after_batch(state)?;
         }
+        observer.on_evaluation(epoch + 1);
         let metrics = end_of_epoch(state, data, &train_eval)?;
         state.select(&metrics);
         state.history.push(metrics.clone());

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::cli::{CompareArgs, GlobalOpts};
 use crate::output::{OutDir, UserError};
 use crate::plot::{self, Chart, Series};
+use crate::report::{self, Picture, Report, Table};
 
 /// One epoch of one run, as `compare.csv` holds it.
 #[derive(Debug, Clone, Serialize)]
@@ -65,7 +66,9 @@ pub fn run(args: &CompareArgs, global: &GlobalOpts) -> Result<()> {
     let out_path = global.out.clone().unwrap_or_else(|| Path::new("results").join("compare"));
     let out = OutDir::fresh(&out_path, global.force)?;
     out.write_csv("compare.csv", &rows)?;
-    out.write_json("summary.json", &Summary { command: "compare", runs })?;
+    let summary = Summary { command: "compare", runs };
+    out.write_json("summary.json", &summary)?;
+    let runs = &summary.runs;
     let series = |f: fn(&Row) -> f64| -> Vec<Series> {
         let mut series: Vec<Series> = Vec::new();
         for r in &rows {
@@ -84,18 +87,72 @@ pub fn run(args: &CompareArgs, global: &GlobalOpts) -> Result<()> {
         log_x: false,
         log_y: true,
     };
-    plot::svg(
-        &out,
-        "test_error.svg",
-        &chart("Test error, from zero states"),
-        &series(|r| r.test_error),
-    )?;
-    plot::svg(
-        &out,
-        "test_error_persistent.svg",
+    let zero = plot::svg_text(&chart("Test error, from zero states"), &series(|r| r.test_error))?;
+    let persistent = plot::svg_text(
         &chart("Test error, persistent particles"),
         &series(|r| r.test_error_persistent),
     )?;
+    let pictures = vec![
+        Picture::svg(
+            "test_error.svg",
+            "Test error per epoch, from zero states, one line per run.",
+            zero,
+        ),
+        Picture::svg(
+            "test_error_persistent.svg",
+            "Test error per epoch from the persistent test particles, one line per run.",
+            persistent,
+        ),
+    ];
+    for p in &pictures {
+        out.write(&p.file, &p.bytes)?;
+    }
+    let pct = |v: f64| format!("{:.2}", 100.0 * v);
+    let table = Table {
+        caption: "Final figures per run (errors in %)".into(),
+        header: [
+            "run",
+            "seed",
+            "rule",
+            "epochs",
+            "test",
+            "test (persistent)",
+            "train (running)",
+            "median epoch s",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: runs
+            .iter()
+            .map(|r| {
+                vec![
+                    r.run.clone(),
+                    r.seed.to_string(),
+                    r.rule.clone(),
+                    r.epochs.to_string(),
+                    pct(r.final_test_error),
+                    pct(r.final_test_error_persistent),
+                    pct(r.final_train_error_running),
+                    format!("{:.2}", r.median_epoch_seconds),
+                ]
+            })
+            .collect(),
+    };
+    let report = Report {
+        title: format!("ebm compare: {} runs", args.runs.len()),
+        status: format!("Written {}.", report::now()),
+        pictures,
+        tables: vec![table],
+        details: vec![(
+            "Runs compared".into(),
+            runs.iter()
+                .map(|r| format!("{}: {}", r.run, r.dir.display()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )],
+        ..Report::default()
+    };
+    out.write("report.html", report.html().as_bytes())?;
     tracing::info!("compared {} runs -> {}", args.runs.len(), out.path().display());
     Ok(())
 }

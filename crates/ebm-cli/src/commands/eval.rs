@@ -52,7 +52,7 @@ struct Prediction {
 
 /// The file `--checkpoint` names: a file, or a run directory (its `checkpoint.npz`, else its
 /// `model.npz`).
-fn resolve(arg: &Path) -> PathBuf {
+pub(super) fn resolve(arg: &Path) -> PathBuf {
     if arg.is_dir() {
         let resume = arg.join(checkpoint::FILE_NAME);
         if resume.exists() { resume } else { arg.join(checkpoint::MODEL_FILE_NAME) }
@@ -80,7 +80,9 @@ pub fn run(args: &EvalArgs, global: &GlobalOpts) -> Result<()> {
     let run_data = saved.provenance.as_ref().map(|p| &p.data);
     let same_data = run_data.map(|d| d.same_data(&data.source));
     let steps = args.steps.unwrap_or_else(|| config.eval_steps());
-    let zero = evaluate(config, &net, &data.test, steps, config.training.cost, None)?;
+    let zero = crate::logging::with_spinner("evaluating the test set from zero states", || {
+        evaluate(config, &net, &data.test, steps, config.training.cost, None)
+    })?;
     let persistent = match (same_data, saved.kind) {
         (Some(true), Kind::Checkpoint) => {
             match checkpoint::load_test_particles(&file, config, data.test.len())? {

@@ -6,17 +6,26 @@ mod data;
 mod eval;
 mod gradcheck;
 mod propagate;
+mod relax;
 mod relax_steps;
+mod run_report;
 mod stdp;
 mod sweep;
 mod train;
 
+use anyhow::Context as _;
 use ebm_config::{ConfigSource, Section, ValidConfig};
 
 use crate::cli::{Cli, Command, GlobalOpts};
 
 /// Dispatch a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(n) = cli.global.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n as usize)
+            .build_global()
+            .context("cannot configure the thread pool")?;
+    }
     match &cli.command {
         Command::Config(cmd) => config::run(cmd, &cli.global),
         Command::Data(cmd) => data::run(cmd),
@@ -24,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Propagate => propagate::run(&cli.global),
         Command::Gradcheck(args) => gradcheck::run(args, &cli.global),
         Command::RelaxSteps(args) => relax_steps::run(args, &cli.global),
+        Command::Relax(args) => relax::run(args, &cli.global),
         Command::Train(args) => train::run(args, &cli.global),
         Command::Eval(args) => eval::run(args, &cli.global),
         Command::Compare(args) => compare::run(args, &cli.global),

@@ -33,7 +33,9 @@ pub fn run(_args: &StdpArgs, global: &GlobalOpts) -> anyhow::Result<()> {
         config.seed
     );
     let start = Instant::now();
-    let report = experiment.run();
+    let report = crate::logging::with_spinner("simulating spike trains and pairing spikes", || {
+        experiment.run()
+    });
     let seconds = start.elapsed().as_secs_f64();
 
     let fig4 = &report.fig4;

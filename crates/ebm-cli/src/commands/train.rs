@@ -21,10 +21,10 @@ use trainer::{DataSplits, Limits, Location, Outcome};
 
 use ebm_config::Section;
 
+use super::run_report::{self, Status};
 use crate::cli::{GlobalOpts, TrainArgs};
 use crate::logging::progress_enabled;
 use crate::output::{Interrupted, OutDir, UserError, error_line, results_dir};
-use crate::plot::{self, Chart, Series};
 
 #[derive(Serialize)]
 struct Summary<'a> {
@@ -79,12 +79,19 @@ const BEST_MODEL: &str = "best-model.npz";
 
 struct CliObserver<'a> {
     out: &'a OutDir,
+    data: &'a DataSplits,
     stop: Arc<AtomicBool>,
     bar: Option<ProgressBar>,
     preset: Option<&'a str>,
     started: Instant,
     /// (epochs, minibatches) done at the last checkpoint on disk, if any.
     saved: Option<(usize, usize)>,
+    /// Where this process started: (epochs, minibatches) done, for the whole-run ETA.
+    start_point: (usize, usize),
+    /// The epochs the run trains in all.
+    epochs: usize,
+    /// The last epoch's test error (zero start).
+    last_test: Option<f64>,
 }
 
 impl CliObserver<'_> {
@@ -108,6 +115,35 @@ impl CliObserver<'_> {
         Ok(())
     }
 
+    /// The progress bar's message: the epoch of the run, the last test error, the run's ETA.
+    fn progress(&self, epoch: usize, batch: usize, total: usize) -> String {
+        let mut m = format!("epoch {epoch}/{}", self.epochs);
+        if let Some(t) = self.last_test {
+            m.push_str(&format!(" | last test {:.2}%", 100.0 * t));
+        }
+        if let Some(eta) = self.eta(epoch, batch, total) {
+            m.push_str(&format!(" | run ETA {eta}"));
+        }
+        m
+    }
+
+    /// The time left for the whole run at minibatch `batch` (of `total`) of epoch `epoch`
+    /// (1-based), from this process's pace so far (evaluations and writes included); `None`
+    /// before there is a pace or after the last epoch.
+    fn eta(&self, epoch: usize, batch: usize, total: usize) -> Option<String> {
+        let at = |e: usize, b: usize| (e * total + b) as f64;
+        let done = at(epoch - 1, batch) - at(self.start_point.0, self.start_point.1);
+        let left = at(self.epochs, 0) - at(epoch - 1, batch);
+        if done <= 0.0 || left <= 0.0 {
+            return None;
+        }
+        let secs = self.started.elapsed().as_secs_f64() * left / done;
+        Some(
+            humantime::format_duration(std::time::Duration::from_secs(secs.round() as u64))
+                .to_string(),
+        )
+    }
+
     /// What is left on disk after a failure, for the error message.
     fn last_good(&self) -> String {
         match self.saved {
@@ -119,8 +155,8 @@ impl CliObserver<'_> {
         }
     }
 
-    fn write_results(&self, state: &TrainState) -> Result<()> {
-        write_results(self.out, state, self.preset, self.started)
+    fn write_results(&self, state: &TrainState, status: Status) -> Result<()> {
+        write_results(self.out, state, self.data, self.preset, self.started, status)
     }
 }
 
@@ -131,16 +167,28 @@ impl Observer for CliObserver<'_> {
         if let Some(bar) = &self.bar {
             if batch == 1 {
                 bar.set_length(total as u64);
-                bar.set_message(format!("epoch {epoch}"));
+            }
+            if batch == 1 || batch.is_multiple_of(16) {
+                bar.set_message(self.progress(epoch, batch, total));
             }
             bar.set_position(batch as u64);
         }
     }
 
+    fn on_evaluation(&mut self, epoch: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("epoch {epoch}/{}: evaluating", self.epochs));
+        }
+    }
+
     fn on_epoch(&mut self, m: &EpochMetrics, state: &TrainState) -> Result<()> {
+        self.last_test = Some(m.test_error);
+        let total = state.batches_per_epoch();
+        let eta = self.eta(m.epoch + 1, 0, total);
         tracing::info!(
-            "epoch {}: train {:.2}% (running) {} |{} test {:.2}% (zero start) {:.2}% (persistent) | E {:.3} C {:.4} | {:.2}s + eval {:.2}s",
+            "epoch {}/{}: train {:.2}% (running) {} |{} test {:.2}% (zero start) {:.2}% (persistent) | E {:.3} C {:.4} | {:.2}s + eval {:.2}s{}",
             m.epoch,
+            self.epochs,
             100.0 * m.train_error_running,
             reevaluated(m, " "),
             m.validation_error
@@ -152,6 +200,7 @@ impl Observer for CliObserver<'_> {
             m.mean_cost,
             m.seconds,
             m.eval_seconds,
+            eta.map(|e| format!(" | run ETA {e}")).unwrap_or_default(),
         );
         self.save_model(state)?;
         if state.selected.as_ref().is_some_and(|s| s.epoch == m.epoch) {
@@ -162,7 +211,7 @@ impl Observer for CliObserver<'_> {
         if state.finished() || (every > 0 && m.epoch.is_multiple_of(every)) {
             self.save_checkpoint(state)?;
         }
-        self.write_results(state)
+        self.write_results(state, Status::Running)
     }
 
     fn after_batch(&mut self, state: &TrainState) -> Result<()> {
@@ -183,8 +232,10 @@ impl Observer for CliObserver<'_> {
 fn write_results(
     out: &OutDir,
     state: &TrainState,
+    data: &DataSplits,
     preset: Option<&str>,
     started: Instant,
+    status: Status,
 ) -> Result<()> {
     let depth = state.net.depth();
     let mut csv = csv::Writer::from_writer(Vec::new());
@@ -220,7 +271,8 @@ fn write_results(
         rec.extend([m.seconds.to_string(), m.eval_seconds.to_string()]);
         csv.write_record(&rec)?;
     }
-    out.write("metrics.csv", &csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+    let metrics = csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    out.write("metrics.csv", &metrics)?;
     let last = state.history.last();
     let summary = Summary {
         command: "train",
@@ -247,28 +299,7 @@ fn write_results(
     };
     out.write_json("summary.json", &summary)?;
     if state.config.output.plots && !state.history.is_empty() {
-        let curve = |f: &dyn Fn(&EpochMetrics) -> Option<f64>| -> Vec<(f64, f64)> {
-            state.history.iter().filter_map(|m| f(m).map(|v| (m.epoch as f64, 100.0 * v))).collect()
-        };
-        let series = vec![
-            Series::line("train (running)", curve(&|m| Some(m.train_error_running))),
-            Series::line(retrain_label(state), curve(&|m| m.train_error)),
-            Series::line("test (zero start)", curve(&|m| Some(m.test_error))),
-            Series::line("test (persistent particles)", curve(&|m| Some(m.test_error_persistent))),
-        ];
-        let mut series = series;
-        if state.history.iter().any(|m| m.validation_error.is_some()) {
-            series.push(Series::line("validation (zero start)", curve(&|m| m.validation_error)));
-        }
-        let title = format!("Equilibrium propagation, {:?}", state.config.model.layers);
-        let chart = Chart {
-            title: &title,
-            x_label: "epoch",
-            y_label: "error (%)",
-            log_x: false,
-            log_y: true,
-        };
-        plot::svg(out, "learning_curve.svg", &chart, &series)?;
+        run_report::write(out, state, data, preset, &metrics, status)?;
     }
     Ok(())
 }
@@ -367,16 +398,6 @@ pub(super) fn data_of_saved(
     load_location(&location, limits)
 }
 
-fn init_threads(threads: Option<usize>) -> Result<()> {
-    if let Some(n) = threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .context("cannot configure the thread pool")?;
-    }
-    Ok(())
-}
-
 /// This process, as the provenance of what it writes records it.
 pub(super) fn this_process() -> Process {
     Process::start(
@@ -412,7 +433,6 @@ fn check_memory(config: &ebm_config::ValidConfig, data: &DataSplits) -> Result<(
 
 /// `ebm train`.
 pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
-    init_threads(args.threads)?;
     let started = Instant::now();
     // Bad input (config, data, checkpoint) is refused before the results directory is taken
     // or changed. A directory is locked before anything in it is read or written; one this
@@ -508,7 +528,7 @@ fn train_loop(
     let bar = progress_enabled().then(|| {
         let bar = ProgressBar::new(state.batches_per_epoch() as u64);
         bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} minibatches ({eta})")
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} minibatches")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
@@ -517,11 +537,15 @@ fn train_loop(
     let preset = global.preset.clone();
     let mut observer = CliObserver {
         out,
+        data,
         stop,
         bar: bar.clone(),
         preset: preset.as_deref(),
         started,
         saved: resumed.then_some((state.epoch, state.batch)),
+        start_point: (state.epoch, state.batch),
+        epochs: state.config.training.epochs,
+        last_test: state.history.last().map(|m| m.test_error),
     };
     tracing::info!(
         "training {:?} for {} epochs (seed {}) -> {}",
@@ -547,7 +571,7 @@ fn train_loop(
     if outcome == Outcome::Interrupted {
         observer.save_model(state)?;
         observer.save_checkpoint(state)?;
-        observer.write_results(state)?;
+        observer.write_results(state, Status::Interrupted)?;
         return Err(Interrupted(out.path().display().to_string()).into());
     }
     if let Some(m) = state.history.last() {
@@ -565,15 +589,6 @@ fn train_loop(
         )?;
     }
     Ok(())
-}
-
-/// The learning curve's name for the re-evaluated training error, with how many examples it
-/// scored.
-fn retrain_label(state: &TrainState) -> String {
-    match state.history.iter().rev().find_map(|m| m.train_eval_examples) {
-        Some(n) => format!("train ({n} re-evaluated, zero start)"),
-        None => "train (re-evaluated, zero start)".to_owned(),
-    }
 }
 
 /// `"{sep}1.23% (re-evaluated on 10000 examples)"`, or nothing in an epoch without the

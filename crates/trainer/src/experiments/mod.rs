@@ -1,10 +1,12 @@
 //! The experiments that measure networks on a data set's examples: the EP update against the
-//! true gradient ([`gradcheck`]) and the steps to a fixed point ([`relax_steps`]). They choose
+//! true gradient ([`gradcheck`]), the steps to a fixed point ([`relax_steps`]) and a trained
+//! net's relaxation step by step ([`relax_trace`]). They choose
 //! the examples, build the targets and reduce the rows to headlines; the model-level parts are
 //! `ebm_core::experiments`. Front ends load the networks and write the results.
 
 pub mod gradcheck;
 pub mod relax_steps;
+pub mod relax_trace;
 
 use ebm_core::LayeredNet;
 

@@ -28,7 +28,9 @@ const SBATCH_FILE: &str = "sweep.sbatch";
 pub fn run(cmd: &SweepCommand, global: &GlobalOpts) -> Result<()> {
     match cmd {
         SweepCommand::Plan { file, data } => plan(file, data.as_deref(), global),
-        SweepCommand::Run { dir, task, jobs, threads } => run::run(dir, *task, *jobs, *threads),
+        SweepCommand::Run { dir, task, jobs } => {
+            run::run(dir, *task, *jobs, global.threads.map(|n| n as usize))
+        }
         SweepCommand::Slurm { dir, ebm } => slurm(dir, ebm.as_deref()),
         SweepCommand::Report { dir } => report::run(dir, global),
     }

@@ -14,6 +14,7 @@ use super::run::{Status, status};
 use crate::cli::GlobalOpts;
 use crate::output::OutDir;
 use crate::plot::{self, Chart, Series};
+use crate::report::{self, Picture, Report, Table};
 
 /// One run's headline figures (errors as fractions), as `runs.csv` holds them.
 #[derive(Debug, Clone, Serialize)]
@@ -221,8 +222,14 @@ pub(super) fn run(dir: &Path, global: &GlobalOpts) -> Result<()> {
             format!("`{}`", plan.spec.set.join("`, `"))
         },
     );
+    let mut html = Table {
+        caption: "Every setting: mean ± sd [min, max] over the finished runs (errors in %)".into(),
+        header: ["setting", "runs"].map(String::from).to_vec(),
+        rows: Vec::new(),
+    };
     for f in &FIGURES {
         md.push_str(&format!(" {} |", f.heading));
+        html.header.push(f.heading.to_owned());
     }
     md.push_str(&format!("\n|---|---|{}\n", "---|".repeat(FIGURES.len())));
     for (i, s) in plan.settings.iter().enumerate() {
@@ -231,9 +238,11 @@ pub(super) fn run(dir: &Path, global: &GlobalOpts) -> Result<()> {
         let done: Vec<&&RunRow> = mine.iter().filter(|r| r.status == "finished").collect();
         let mut figures = BTreeMap::new();
         md.push_str(&format!("| {} | {} of {} |", s.label, done.len(), mine.len()));
+        let mut cells = vec![s.label.clone(), format!("{} of {}", done.len(), mine.len())];
         for f in &FIGURES {
             let spread = Spread::of(done.iter().filter_map(|r| (f.get)(r)));
             md.push_str(&format!(" {} |", cell(spread.as_ref(), f.percent)));
+            cells.push(cell(spread.as_ref(), f.percent));
             if let Some(sp) = spread {
                 figures.insert(f.key, sp);
                 table.push(TableRow {
@@ -248,6 +257,7 @@ pub(super) fn run(dir: &Path, global: &GlobalOpts) -> Result<()> {
             }
         }
         md.push('\n');
+        html.rows.push(cells);
         settings.push(SettingSummary {
             label: &s.label,
             runs: mine.len(),
@@ -262,7 +272,16 @@ pub(super) fn run(dir: &Path, global: &GlobalOpts) -> Result<()> {
     ));
     out.write_csv("table.csv", &table)?;
     out.write("table.md", md.as_bytes())?;
-    write_curves(&out, dir, &plan)?;
+    let pictures = write_curves(&out, dir, &plan)?;
+    let report = Report {
+        title: format!("ebm sweep report: {}", plan.name),
+        status: format!("{finished} of {} runs finished. Written {}.", rows.len(), report::now()),
+        pictures,
+        tables: vec![html],
+        details: vec![("table.md".into(), md.clone())],
+        ..Report::default()
+    };
+    out.write("report.html", report.html().as_bytes())?;
     out.write_json(
         "summary.json",
         &Summary {
@@ -278,8 +297,9 @@ pub(super) fn run(dir: &Path, global: &GlobalOpts) -> Result<()> {
     Ok(())
 }
 
-/// The per-epoch curves over seeds: `curves.csv` and one band plot per figure.
-fn write_curves(out: &OutDir, dir: &Path, plan: &SweepPlan) -> Result<()> {
+/// The per-epoch curves over seeds: `curves.csv` and one band plot per figure (returned for
+/// the report).
+fn write_curves(out: &OutDir, dir: &Path, plan: &SweepPlan) -> Result<Vec<Picture>> {
     const COLUMNS: [(&str, &str); 2] =
         [("test_error", "Test error (zero start)"), ("validation_error", "Validation error")];
     let names: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
@@ -293,6 +313,7 @@ fn write_curves(out: &OutDir, dir: &Path, plan: &SweepPlan) -> Result<()> {
         }
     }
     let mut rows = Vec::new();
+    let mut pictures = Vec::new();
     for (k, (column, title)) in COLUMNS.iter().enumerate() {
         let mut series = Vec::new();
         for (i, s) in plan.settings.iter().enumerate() {
@@ -327,8 +348,15 @@ fn write_curves(out: &OutDir, dir: &Path, plan: &SweepPlan) -> Result<()> {
             log_x: false,
             log_y: false,
         };
-        plot::svg(out, &format!("{column}_band.svg"), &chart, &series)?;
+        let file = format!("{column}_band.svg");
+        let text = plot::svg_text(&chart, &series)?;
+        out.write(&file, text.as_bytes())?;
+        pictures.push(Picture::svg(
+            &file,
+            format!("{title} per epoch: the line is the mean over seeds, the band mean ± sd."),
+            text,
+        ));
     }
     out.write_csv("curves.csv", &rows)?;
-    Ok(())
+    Ok(pictures)
 }
