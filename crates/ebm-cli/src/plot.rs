@@ -138,9 +138,21 @@ fn log_label(span: f64) -> impl Fn(&f64) -> String {
 fn axis_label(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
     let top = lo.abs().max(hi.abs());
     let scientific = !(1e-3..1e5).contains(&top);
+    // Enough decimals to tell ticks a tenth of the range apart (a narrow range far from 0).
+    let decimals = (-((hi - lo).abs() / 10.0).log10()).ceil().clamp(0.0, 12.0) as usize;
     move |v: &f64| {
         if !scientific || v.abs() < 1e-12 * top {
-            return tick_label(v);
+            let label = tick_label(v);
+            let shown: f64 = label.parse().unwrap_or(*v);
+            if (shown - v).abs() <= (hi - lo).abs() / 100.0 {
+                return label;
+            }
+            let t = format!("{v:.decimals$}");
+            return if t.contains('.') {
+                t.trim_end_matches('0').trim_end_matches('.').to_owned()
+            } else {
+                t
+            };
         }
         let t = format!("{v:.1e}");
         match t.split_once('e') {
@@ -292,8 +304,10 @@ fn draw(area: &Area<'_>, chart: &Chart<'_>, series: &[Series], caption: u32) -> 
     // ten): draw such an axis linearly.
     let (mut x0, mut x1) = range(xs.clone(), chart.log_x);
     let (mut y0, mut y1) = range(ys.clone(), chart.log_y);
-    let log_x = chart.log_x && x1 / x0 >= 10.0;
-    let log_y = chart.log_y && y1 / y0 >= 10.0;
+    // (A log axis with no positive value, e.g. a cost that is exactly 0, is drawn linearly.)
+    let positive = |mut v: Box<dyn Iterator<Item = f64> + '_>| v.any(|v| v.is_finite() && v > 0.0);
+    let log_x = chart.log_x && x1 / x0 >= 10.0 && positive(Box::new(xs.clone()));
+    let log_y = chart.log_y && y1 / y0 >= 10.0 && positive(Box::new(ys.clone()));
     // Integer x values (epochs, steps) get integer tick labels only.
     let integer_x = !chart.log_x
         && series.iter().flat_map(|s| &s.points).all(|p| !p.0.is_finite() || p.0.fract() == 0.0);
@@ -505,6 +519,10 @@ mod tests {
         assert_eq!(big(&0.0), "0");
         let mid = axis_label(0.0, 1.0);
         assert_eq!(mid(&0.25), "0.25");
+        // A narrow range far from zero gets the decimals that tell its ticks apart.
+        let narrow = axis_label(23.5331, 23.5335);
+        assert_eq!(narrow(&23.5332), "23.5332");
+        assert_eq!(narrow(&23.53325), "23.53325");
         let log = log_label(100.0);
         assert_eq!(log(&0.02), "0.02");
         assert_eq!(log(&0.03), "");

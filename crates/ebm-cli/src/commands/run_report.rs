@@ -151,7 +151,7 @@ fn summary(state: &TrainState, data: &DataSplits, preset: Option<&str>) -> Vec<(
                 data.test.len()
             ),
         ),
-        ("learning rule".to_owned(), format!("{:?}", state.config.training.rule).to_lowercase()),
+        ("learning rule".to_owned(), crate::output::plain(&state.config.training.rule)),
     ];
     if let Some(m) = state.history.last() {
         rows.extend([

@@ -100,11 +100,12 @@ pub fn run(_args: &StdpArgs, global: &GlobalOpts) -> anyhow::Result<()> {
     )?;
     for c in &fig4.curves {
         crate::say!(
-            "  figure 4 {:<8} sign pattern {} ({} bins fail)  peak at dt = {:?}, near 0: {}",
+            "  figure 4 {:<8} sign pattern {} ({} bins fail)  peaks at dt = {} and {:+}, near 0: {}",
             c.name,
             if c.sign_pattern(&fig4.dt) { "holds" } else { "FAILS" },
             c.sign_failures(&fig4.dt),
-            c.peak_dt(&fig4.dt),
+            c.peak_dt(&fig4.dt).0,
+            c.peak_dt(&fig4.dt).1,
             if c.peaks_near_zero(&fig4.dt) { "yes" } else { "no" },
         )?;
     }
@@ -120,6 +121,13 @@ pub fn run(_args: &StdpArgs, global: &GlobalOpts) -> anyhow::Result<()> {
         m.difference,
         m.difference_se,
         config.seed
+    )?;
+    let holds = fig4.curves.iter().filter(|c| c.sign_pattern(&fig4.dt)).count();
+    crate::say!(
+        "conclusion: {holds} of {} curves ({}) show STDP's sign pattern (potentiation when the postsynaptic spike follows, depression when it precedes; Figure 4), and the rate rule rho(s_j) ds_i/dt (Eq 3.18) predicts nearest-neighbour STDP's update with r = {:.3} (Figure 5)",
+        fig4.curves.len(),
+        fig4.curves.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+        report.fig5.pearson_r
     )?;
     crate::say!("  results in {}", out.path().display())?;
     Ok(())
