@@ -128,6 +128,38 @@ pub fn save_model(path: &Path, state: &TrainState) -> Result<(), TrainError> {
 }
 
 fn write(path: &Path, state: &TrainState, kind: Kind) -> Result<(), TrainError> {
+    encode(path, state, kind)?.write()
+}
+
+/// A checkpoint built in memory, to be written later (e.g. by another thread while training
+/// goes on): [`Encoded::write`] writes it atomically.
+#[derive(Debug)]
+pub struct Encoded {
+    path: std::path::PathBuf,
+    bytes: Vec<u8>,
+    /// The epochs and minibatches done in the state it holds.
+    pub done: (usize, usize),
+}
+
+impl Encoded {
+    /// Write it to its path atomically (temp file, sync, rename).
+    pub fn write(&self) -> Result<(), TrainError> {
+        crate::io::write_atomic_with(&self.path, |w| w.write_all(&self.bytes))?;
+        Ok(())
+    }
+
+    /// Where it goes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// `state`'s checkpoint, encoded for `path` but not written ([`save`] is `encode` + write).
+pub fn encode_checkpoint(path: &Path, state: &TrainState) -> Result<Encoded, TrainError> {
+    encode(path, state, Kind::Checkpoint)
+}
+
+fn encode(path: &Path, state: &TrainState, kind: Kind) -> Result<Encoded, TrainError> {
     // Built in memory, where writing cannot fail, then written through one atomic writer: a
     // full disk gives one error and no half-finished archive reports anything on drop.
     let npz_err = |e: ndarray_npy::WriteNpzError| bad(path, format!("cannot encode: {e}"));
@@ -162,8 +194,7 @@ fn write(path: &Path, state: &TrainState, kind: Kind) -> Result<(), TrainError> 
     let json = serde_json::to_vec(&meta).map_err(|e| bad(path, format!("cannot encode: {e}")))?;
     npz.add_array("meta", &Array1::from(json)).map_err(npz_err)?;
     let bytes = npz.finish().map_err(npz_err)?.into_inner();
-    crate::io::write_atomic_with(path, |w| w.write_all(&bytes))?;
-    Ok(())
+    Ok(Encoded { path: path.to_owned(), bytes, done: (state.epoch, state.batch) })
 }
 
 /// SHA-256 (lowercase hex) of the parameters as a model file stores them: the little-endian

@@ -86,6 +86,8 @@ struct CliObserver<'a> {
     started: Instant,
     /// (epochs, minibatches) done at the last checkpoint on disk, if any.
     saved: Option<(usize, usize)>,
+    /// The thread writing the latest checkpoint, if it has not been waited for.
+    writing: Option<std::thread::JoinHandle<Result<(usize, usize), trainer::TrainError>>>,
     /// Where this process started: (epochs, minibatches) done, for the whole-run ETA.
     start_point: (usize, usize),
     /// The epochs the run trains in all.
@@ -95,17 +97,36 @@ struct CliObserver<'a> {
 }
 
 impl CliObserver<'_> {
+    /// Write the resume state: encoded here (a copy in memory), written and synced by a
+    /// thread of its own while training goes on, so the run does not wait for the disk. One
+    /// write at a time: a new checkpoint first waits for the previous one (and reports its
+    /// error, if any).
     fn save_checkpoint(&mut self, state: &TrainState) -> Result<()> {
+        self.wait_checkpoint()?;
         self.out.register(checkpoint::FILE_NAME)?;
-        let path = self.out.join(checkpoint::FILE_NAME);
-        checkpoint::save(&path, state)?;
-        self.saved = Some((state.epoch, state.batch));
-        tracing::info!(
-            "checkpoint: {} epochs + {} minibatches done -> {}",
-            state.epoch,
-            state.batch,
-            path.display()
-        );
+        let encoded = checkpoint::encode_checkpoint(&self.out.join(checkpoint::FILE_NAME), state)?;
+        self.writing = Some(std::thread::spawn(move || {
+            encoded.write()?;
+            // Logged once it is on disk (a killed run's log never names a checkpoint it lacks).
+            tracing::info!(
+                "checkpoint: {} epochs + {} minibatches done -> {}",
+                encoded.done.0,
+                encoded.done.1,
+                encoded.path().display()
+            );
+            Ok(encoded.done)
+        }));
+        Ok(())
+    }
+
+    /// Wait for the checkpoint being written, if any.
+    fn wait_checkpoint(&mut self) -> Result<()> {
+        if let Some(writer) = self.writing.take() {
+            let done = writer
+                .join()
+                .map_err(|_| anyhow::anyhow!("the thread writing checkpoint.npz panicked"))??;
+            self.saved = Some(done);
+        }
         Ok(())
     }
 
@@ -543,6 +564,7 @@ fn train_loop(
         preset: preset.as_deref(),
         started,
         saved: resumed.then_some((state.epoch, state.batch)),
+        writing: None,
         start_point: (state.epoch, state.batch),
         epochs: state.config.training.epochs,
         last_test: state.history.last().map(|m| m.test_error),
@@ -558,6 +580,9 @@ fn train_loop(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    // The last checkpoint is on disk before the run reports anything, success or failure.
+    let written = observer.wait_checkpoint();
+    let outcome = outcome.and_then(|o| written.map(|()| o));
     // On an error the state in memory is not saved (it may hold NaN): what is on disk is the
     // last good checkpoint.
     let outcome = outcome.map_err(|e| -> anyhow::Error {
@@ -571,6 +596,7 @@ fn train_loop(
     if outcome == Outcome::Interrupted {
         observer.save_model(state)?;
         observer.save_checkpoint(state)?;
+        observer.wait_checkpoint()?;
         observer.write_results(state, Status::Interrupted)?;
         return Err(Interrupted(out.path().display().to_string()).into());
     }
