@@ -135,9 +135,9 @@ pub fn reproduce(out: &Path) -> Result<()> {
          | ... NN-STDP | yes | {sn} |\n\
          | Figure 5 Pearson r (binned means) | high, linear | {r:.4} |\n\
          | Figure 5 slope | > 0 | {slope:.4} |\n\
-         | E[(ds)^2] with weight changes (Eq 3.18) | lower | {with:.6e} |\n\
+         | E[(ds)^2] with weight changes (Eq 3.18) | measured, no figure or direction given | {with:.6e} |\n\
          | E[(ds)^2] without | | {without:.6e} |\n\
-         | difference (with - without), paired over sequences | < 0 | {diff:+.3e} +- {dse:.1e} ({rel:+.3}%) |\n\n\
+         | difference (with - without), paired over sequences | not stated | {diff:+.3e} +- {dse:.1e} ({rel:+.3}%) |\n\n\
          ## Sensitivity (one setting changed from the default)\n\n\
          | variant | sign rate (failing bins) | sign spike (failing bins) | sign NN-STDP | peak near 0, rate [peak dt -, +] | peak near 0, spike [peak dt] | Fig 5 r | Fig 5 slope | pairs |\n\
          |---|---|---|---|---|---|---|---|---|\n{rows}\n\

@@ -111,21 +111,27 @@ fn log_key_points(span: f64) -> usize {
     if span > 1e4 { decades } else { 20 * decades }
 }
 
-/// A log axis's tick label over a range of ratio `span`: `1`, `2` and `5 x 10^k` (only
-/// `10^k` beyond four decades), nothing at the other key points.
-fn log_label(span: f64) -> impl Fn(&f64) -> String {
-    let mantissas: &[f64] = if span > 1e4 { &[1.0] } else { &[1.0, 2.0, 5.0] };
+/// A log axis's tick labels over `[lo, hi]`: `1`, `2` and `5 x 10^k` (only `10^k` beyond
+/// four decades), nothing at the other key points; scientific (`1e-5`) throughout when the
+/// axis reaches below 0.001 or above 99,999, fixed (`0.02`) otherwise.
+fn log_label(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let mantissas: &[f64] = if hi / lo > 1e4 { &[1.0] } else { &[1.0, 2.0, 5.0] };
+    let scientific = lo < 1e-3 || hi >= 1e5;
     move |v: &f64| {
         let m = *v / 10f64.powf(v.log10().floor());
         // 10 x 10^k comes back as the mantissa 10 (or 9.99...) through rounding.
         let m = if m > 9.5 { m / 10.0 } else { m };
         if !mantissas.iter().any(|&r| (m - r).abs() < 1e-6 * r) {
             String::new()
-        } else if *v < 1e-3 || *v >= 1e5 {
+        } else if scientific {
             // (tick_label would call a value below 1e-12 zero, which no log tick is.)
             let e = v.log10().round() as i32;
             let m = (*v / 10f64.powi(e)).round();
-            if m == 1.0 { format!("1e{e}") } else { format!("{m}e{e}") }
+            match (m == 1.0, e == 0) {
+                (true, true) => "1".to_owned(),
+                (true, false) => format!("1e{e}"),
+                _ => format!("{m}e{e}"),
+            }
         } else {
             tick_label(v)
         }
@@ -332,9 +338,9 @@ fn draw(area: &Area<'_>, chart: &Chart<'_>, series: &[Series], caption: u32) -> 
         if log { (v.ln() - lo.ln()) / (hi.ln() - lo.ln()) } else { (v - lo) / (hi - lo) }
     };
     let legend = legend_corner(series, |(x, y)| (scale(x, x0, x1, log_x), scale(y, y0, y1, log_y)));
-    let y_log_label = log_label(y1 / y0);
+    let y_log_label = log_label(y0, y1);
     let (y_label, x_label) = (axis_label(y0, y1), axis_label(x0, x1));
-    let x_log_label = log_label(x1 / x0);
+    let x_log_label = log_label(x0, x1);
     let mut builder = ChartBuilder::on(area);
     builder
         .caption(chart.title, ("sans-serif", caption))
@@ -523,13 +529,18 @@ mod tests {
         let narrow = axis_label(23.5331, 23.5335);
         assert_eq!(narrow(&23.5332), "23.5332");
         assert_eq!(narrow(&23.53325), "23.53325");
-        let log = log_label(100.0);
+        let log = log_label(0.01, 1.0);
         assert_eq!(log(&0.02), "0.02");
         assert_eq!(log(&0.03), "");
         assert_eq!(log(&(0.1 * 10.0)), "1");
-        let wide = log_label(1e15);
+        let wide = log_label(1e-17, 0.1);
         assert_eq!(wide(&1e-16), "1e-16");
+        assert_eq!(wide(&0.01), "1e-2");
+        assert_eq!(wide(&1.0), "1");
         assert_eq!(wide(&2e-3), "");
+        // Up to four decades reaching below 0.001: 1, 2, 5, all scientific.
+        let small = log_label(1e-5, 0.05);
+        assert_eq!(small(&2e-4), "2e-4");
     }
 
     #[test]
