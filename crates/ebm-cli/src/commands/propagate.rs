@@ -1,19 +1,19 @@
 //! `ebm propagate`: the early-inference experiment (section 3 of Bengio et al. 2017,
-//! `ebm_core::experiments::propagate`: four sweeps and their headline); this file writes the
-//! results.
+//! `ebm_core::experiments::propagate`: four sweeps and their headline), and the saturated
+//! units' measurement (`ebm_core::experiments::saturation`); this file writes the results.
 
 use anyhow::Result;
+use ebm_config::{Section, UpdateRuleKind};
 use ebm_core::experiments::propagate::{
     self, Headline, PropagateRow, Propagation, Quantity, Sweep,
 };
+use ebm_core::experiments::saturation::{self, SaturationRow};
 use serde::Serialize;
-
-use ebm_config::Section;
 
 use crate::cli::GlobalOpts;
 use crate::output::plain;
 use crate::output::{OutDir, results_dir};
-use crate::plot::{self, Chart, Series};
+use crate::plot::{self, Chart, Series, Style};
 
 #[derive(Serialize)]
 struct Summary<'a> {
@@ -23,6 +23,9 @@ struct Summary<'a> {
     /// sweep, per epsilon.
     headline: &'a [Headline],
     rows: &'a [PropagateRow],
+    /// Saturated units (section 2.3.1, Eq 3.17-3.18) on Glorot-scale nets: see
+    /// `ebm_core::experiments::saturation`.
+    saturation: &'a [SaturationRow],
     config: &'a ebm_config::Config,
 }
 
@@ -34,6 +37,10 @@ pub fn run(global: &GlobalOpts) -> Result<()> {
         "relaxing, nudging and backpropagating (four sweeps)",
         || propagate::run(&config.propagate, config.seed),
     )?;
+    let saturation =
+        crate::logging::with_spinner("saturated units: perturbing and nudging", || {
+            saturation::run(&config.propagate, config.seed)
+        })?;
     let main = Sweep::main(&config.propagate);
     let is_main = |r: &PropagateRow| r.rule == main.rule && r.weight_scale == main.weight_scale;
     out.write_csv("metrics.csv", &rows)?;
@@ -44,9 +51,11 @@ pub fn run(global: &GlobalOpts) -> Result<()> {
             seed: config.seed,
             headline: &headline,
             rows: &rows,
+            saturation: &saturation.rows,
             config: &config,
         },
     )?;
+    out.write_csv("saturation.csv", &saturation.rows)?;
     if config.output.plots {
         let mut series = Vec::new();
         for &h in &main.config.hidden_layers {
@@ -77,6 +86,34 @@ pub fn run(global: &GlobalOpts) -> Result<()> {
             log_y: true,
         };
         plot::svg(&out, "cosine.svg", &chart, &series)?;
+        let series: Vec<Series> =
+            [UpdateRuleKind::LeakyIntegrator, UpdateRuleKind::ProjectedGradient]
+                .into_iter()
+                .map(|rule| Series {
+                    style: Style::Points,
+                    ..Series::line(
+                        plain(&rule),
+                        saturation
+                            .units
+                            .iter()
+                            .filter(|u| u.rule == rule)
+                            .map(|u| (u.state, u.response))
+                            .collect(),
+                    )
+                })
+                .collect();
+        let title = format!(
+            "Saturated units ignore their inputs (Glorot nets, beta1 = {})",
+            config.propagate.rho_beta1
+        );
+        let chart = Chart {
+            title: &title,
+            x_label: "state s_i at the relaxed point (rho'(s) = 0 outside [beta1, beta1 + 1])",
+            y_label: "one step's response per hidden unit: |change| / |input perturbation|",
+            log_x: false,
+            log_y: false,
+        };
+        plot::svg(&out, "saturation.svg", &chart, &series)?;
     }
 
     // Every row is in metrics.csv; -v lists them here too.
@@ -124,6 +161,10 @@ pub fn run(global: &GlobalOpts) -> Result<()> {
         )?;
     }
     crate::say!("{}", conclusion(&headline))?;
+    for r in &saturation.rows {
+        tracing::debug!("saturation: {r:?}");
+    }
+    crate::say!("{}", saturation_conclusion(&saturation.rows))?;
     Ok(())
 }
 
@@ -162,4 +203,23 @@ fn conclusion(headline: &[propagate::Headline]) -> String {
         line.push_str(&format!("; eps = {}: not all fixed points interior", list(&others)));
     }
     line
+}
+
+/// The saturation measurement's finding in one line (see `ebm_core::experiments::saturation`).
+fn saturation_conclusion(rows: &[SaturationRow]) -> String {
+    let of = |rule| rows.iter().filter(move |r: &&SaturationRow| r.rule == rule);
+    let max = |it: &mut dyn Iterator<Item = f64>| it.fold(0.0f64, f64::max);
+    let min = |it: &mut dyn Iterator<Item = f64>| it.fold(f64::INFINITY, f64::min);
+    let leaky = UpdateRuleKind::LeakyIntegrator;
+    let projected = UpdateRuleKind::ProjectedGradient;
+    format!(
+        "saturated units (section 2.3.1): a unit with rho'(s) = 0 ignores its inputs (largest one-step response {:.1e}, interior units {:.3} or more, {:.0}-{:.0}% of hidden units saturated); Eq 3.18 taken literally does not vanish for saturated leaky units (their ds/dt = -eps s: RMS {:.3}), but the part the nudge brings through the inputs, with the rho' factor of Eq 3.17, is {:.1e} (projected rule: {:.1e}, units on a bound move when the nudge turns their drive inward)",
+        max(&mut rows.iter().map(|r| r.max_response_saturated)),
+        min(&mut rows.iter().map(|r| r.mean_response_interior)),
+        100.0 * min(&mut rows.iter().map(|r| r.saturated_fraction)),
+        100.0 * max(&mut rows.iter().map(|r| r.saturated_fraction)),
+        max(&mut of(leaky).map(|r| r.rms_eq318_saturated)),
+        max(&mut of(leaky).map(|r| r.rms_contrast_saturated)),
+        max(&mut of(projected).map(|r| r.rms_contrast_saturated)),
+    )
 }

@@ -8,4 +8,5 @@
 pub mod gradcheck;
 pub mod propagate;
 pub mod relax_steps;
+pub mod saturation;
 pub mod trace;
