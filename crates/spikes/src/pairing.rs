@@ -46,6 +46,15 @@ pub enum Scheme {
     /// between them, and a presynaptic spike with the last postsynaptic spike before it if no
     /// other presynaptic spike lies between them.
     Restricted,
+    /// The restricted scheme as NEST's `stdp_nn_restr_synapse` implements it, which differs
+    /// from [`Scheme::Restricted`] only where spikes coincide: a presynaptic spike at `a` pairs
+    /// with the latest postsynaptic spike in `(a_prev, a]` (`a_prev` the previous presynaptic
+    /// spike; a postsynaptic spike at `a_prev` itself counts as before it), and if that one
+    /// coincides with `a` (`dt = 0`, discarded) with the latest one strictly before `a`,
+    /// wherever it lies; the same for postsynaptic spikes (potentiation). E.g. pre {10, 20},
+    /// post {10}: no pair (ours: 20 with 10); pre {10, 20}, post {5, 20}: 10 with 5, 20 with 5
+    /// and 10 with 20 (ours: 10 with 5 and 10 with 20).
+    RestrictedNest,
 }
 
 impl Scheme {
@@ -108,6 +117,31 @@ pub fn for_each_pair(scheme: Scheme, pre: &SpikeTrain, post: &SpikeTrain, mut f:
                 .filter(|&(b, a)| !any_in(post, a, b))
                 .for_each(|(b, a)| f(Pair { pre: a, post: b }));
         }
+        Scheme::RestrictedNest => {
+            nest_restricted(pre, post, |a, b| f(Pair { pre: a, post: b }));
+            nest_restricted(post, pre, |b, a| f(Pair { pre: a, post: b }));
+        }
+    }
+}
+
+/// NEST's restricted pairing of each `x` in `xs` with an earlier `y` in `ys`
+/// ([`Scheme::RestrictedNest`]): the latest `y` in `(x_prev, x]`, or, if it coincides with `x`,
+/// the latest `y` strictly before `x`.
+fn nest_restricted(xs: &[u32], ys: &[u32], mut f: impl FnMut(u32, u32)) {
+    let mut prev: Option<u32> = None;
+    for &x in xs {
+        let j = ys.partition_point(|&y| y <= x);
+        if let Some(k) = j.checked_sub(1) {
+            let y = ys[k];
+            if prev.is_none_or(|p| y > p) {
+                if y < x {
+                    f(x, y);
+                } else if let Some(k) = k.checked_sub(1) {
+                    f(x, ys[k]);
+                }
+            }
+        }
+        prev = Some(x);
     }
 }
 

@@ -42,6 +42,21 @@ fn reference(scheme: Scheme, pre: &[u32], post: &[u32]) -> Vec<Pair> {
                     (b < a && last_before(post, a) == Some(b) && !between(pre, b, a))
                         || (a < b && last_before(pre, b) == Some(a) && !between(post, a, b))
                 }
+                Scheme::RestrictedNest => {
+                    // NEST: the latest partner in (previous own spike, t]; a coinciding one
+                    // gives way to the latest partner strictly before t.
+                    let partner = |own: &[u32], other: &[u32], t: u32| {
+                        let since = last_before(own, t);
+                        let latest = other
+                            .iter()
+                            .copied()
+                            .filter(|&x| x <= t && since.is_none_or(|p| x > p))
+                            .max()?;
+                        if latest < t { Some(latest) } else { last_before(other, t) }
+                    };
+                    (b < a && partner(pre, post, a) == Some(b))
+                        || (a < b && partner(post, pre, b) == Some(a))
+                }
             };
             if keep {
                 out.push(Pair { pre: a, post: b });
@@ -62,7 +77,7 @@ proptest! {
     #[test]
     fn schemes_match_reference(pre in times(80, 25), post in times(80, 25), window in 1u32..30) {
         let (a, b) = (SpikeTrain::new(pre.clone()).unwrap(), SpikeTrain::new(post.clone()).unwrap());
-        for scheme in [Scheme::Windowed { window }, Scheme::Symmetric, Scheme::PreCentred, Scheme::Restricted] {
+        for scheme in [Scheme::Windowed { window }, Scheme::Symmetric, Scheme::PreCentred, Scheme::Restricted, Scheme::RestrictedNest] {
             prop_assert_eq!(pairs(scheme, &a, &b), reference(scheme, &pre, &post), "{:?}", scheme);
         }
     }
