@@ -435,10 +435,10 @@ fn draw(area: &Area<'_>, chart: &Chart<'_>, series: &[Series], caption: u32) -> 
     Ok(())
 }
 
-/// A confusion matrix (`counts[label][prediction]`) as an SVG heat map written to `name` in
-/// `out`: cells shaded by their share of the row (the label's examples), each showing its
+/// A confusion matrix (`counts[label][prediction]`) as an SVG heat map: cells shaded by their
+/// share of the row (the label's examples), each showing its
 /// count; each row's label gives the class's error rate.
-pub fn confusion(out: &OutDir, name: &str, title: &str, counts: &[Vec<usize>]) -> Result<()> {
+pub fn confusion_text(title: &str, counts: &[Vec<usize>]) -> Result<String> {
     let n = counts.len();
     let mut text = String::new();
     {
@@ -509,8 +509,7 @@ pub fn confusion(out: &OutDir, name: &str, title: &str, counts: &[Vec<usize>]) -
         }
         root.present()?;
     }
-    out.write(name, text.as_bytes())?;
-    Ok(())
+    Ok(text)
 }
 
 #[cfg(test)]

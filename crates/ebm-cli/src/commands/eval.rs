@@ -16,6 +16,7 @@ use super::train::{data_of_saved, this_process};
 use crate::cli::{EvalArgs, GlobalOpts};
 use crate::output::{OutDir, UserError};
 use crate::plot;
+use crate::report::{self, Picture, Report, Table};
 
 #[derive(Serialize)]
 struct Summary<'a> {
@@ -159,7 +160,56 @@ pub fn run(args: &EvalArgs, global: &GlobalOpts) -> Result<()> {
                 100.0 * zero.error_rate(),
                 zero.examples
             );
-            plot::confusion(&out, "confusion.svg", &title, &confusion)?;
+            let svg = plot::confusion_text(&title, &confusion)?;
+            out.write("confusion.svg", svg.as_bytes())?;
+            let pct = |v: f64| format!("{:.2}%", 100.0 * v);
+            let report = Report {
+                title: format!("ebm eval: {}", file.display()),
+                status: format!("Written {}.", report::now()),
+                summary: vec![
+                    ("layers".into(), format!("{:?}", config.model.layers)),
+                    (
+                        "data".into(),
+                        format!("{}{}", data.source, other_data_note(run_data, same_data)),
+                    ),
+                    ("free-phase steps".into(), steps.to_string()),
+                    (
+                        "test error".into(),
+                        format!(
+                            "{} from zero states ({} of {}){}",
+                            pct(zero.error_rate()),
+                            zero.errors,
+                            zero.examples,
+                            persistent
+                                .map(|p| format!(", {} from persistent particles", pct(p)))
+                                .unwrap_or_default()
+                        ),
+                    ),
+                ],
+                pictures: vec![Picture::svg(
+                    "confusion.svg",
+                    "The test set's confusion matrix from zero states: rows are the true classes (each with its error rate), columns the predictions, cells shaded by their share of the row.",
+                    svg,
+                )],
+                tables: vec![Table {
+                    caption: "Error rate per class".into(),
+                    header: vec!["class".into(), "examples".into(), "error".into()],
+                    rows: summary
+                        .per_class_error
+                        .iter()
+                        .enumerate()
+                        .map(|(c, e)| {
+                            vec![
+                                c.to_string(),
+                                confusion[c].iter().sum::<usize>().to_string(),
+                                pct(*e),
+                            ]
+                        })
+                        .collect(),
+                }],
+                ..Report::default()
+            };
+            out.write("report.html", report.html().as_bytes())?;
         }
         tracing::info!("results in {}", out.path().display());
     }
