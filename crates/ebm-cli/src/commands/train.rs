@@ -88,8 +88,9 @@ struct CliObserver<'a> {
     saved: Option<(usize, usize)>,
     /// The thread writing the latest checkpoint, if it has not been waited for.
     writing: Option<std::thread::JoinHandle<Result<(usize, usize), trainer::TrainError>>>,
-    /// Where this process started: (epochs, minibatches) done, for the whole-run ETA.
-    start_point: (usize, usize),
+    /// When this process's first minibatch finished and the (epochs, minibatches) done then:
+    /// the whole-run ETA's pace is measured from there (data loading left out).
+    pace_from: Option<(Instant, (usize, usize))>,
     /// The epochs the run trains in all.
     epochs: usize,
     /// The last epoch's test error (zero start).
@@ -152,13 +153,14 @@ impl CliObserver<'_> {
     /// (1-based), from this process's pace so far (evaluations and writes included); `None`
     /// before there is a pace or after the last epoch.
     fn eta(&self, epoch: usize, batch: usize, total: usize) -> Option<String> {
+        let (since, from) = self.pace_from?;
         let at = |e: usize, b: usize| (e * total + b) as f64;
-        let done = at(epoch - 1, batch) - at(self.start_point.0, self.start_point.1);
+        let done = at(epoch - 1, batch) - at(from.0, from.1);
         let left = at(self.epochs, 0) - at(epoch - 1, batch);
         if done <= 0.0 || left <= 0.0 {
             return None;
         }
-        let secs = self.started.elapsed().as_secs_f64() * left / done;
+        let secs = since.elapsed().as_secs_f64() * left / done;
         Some(
             humantime::format_duration(std::time::Duration::from_secs(secs.round() as u64))
                 .to_string(),
@@ -185,6 +187,9 @@ impl Observer for CliObserver<'_> {
     type Error = anyhow::Error;
 
     fn on_batch(&mut self, epoch: usize, batch: usize, total: usize) {
+        if self.pace_from.is_none() {
+            self.pace_from = Some((Instant::now(), (epoch - 1, batch)));
+        }
         if let Some(bar) = &self.bar {
             if batch == 1 {
                 bar.set_length(total as u64);
@@ -565,7 +570,7 @@ fn train_loop(
         started,
         saved: resumed.then_some((state.epoch, state.batch)),
         writing: None,
-        start_point: (state.epoch, state.batch),
+        pace_from: None,
         epochs: state.config.training.epochs,
         last_test: state.history.last().map(|m| m.test_error),
     };
