@@ -886,12 +886,16 @@ fn thin_dot_kernel_sums_each_entry_in_its_documented_order() {
     // acc_dot_rows is register-blocked over rows and columns; every entry must still be the
     // 16-lane sum of its own terms, lanes folded in order, then the scalar tail: bit for bit.
     let mut r = rng(12);
-    for (rows, k, n) in [(20, 500, 10), (3, 37, 7), (1, 16, 1), (5, 15, 11), (4, 64, 5)] {
+    // Two rows at a time (AVX-512) or one (AVX2, baseline): both checked on any machine.
+    for ((rows, k, n), paired) in [(20, 500, 10), (3, 37, 7), (1, 16, 1), (5, 15, 11), (4, 64, 5)]
+        .into_iter()
+        .flat_map(|shape| [(shape, true), (shape, false)])
+    {
         let a = Array2::from_shape_fn((rows, k), |_| r.random_range(-1.0f32..1.0));
         let b_t = Array2::from_shape_fn((n, k), |_| r.random_range(-1.0f32..1.0));
         let c0 = Array2::from_shape_fn((rows, n), |_| r.random_range(-1.0f32..1.0));
         let mut c = c0.clone();
-        crate::kernels::acc_dot_rows(&a, &b_t, &mut c);
+        crate::kernels::acc_dot_rows_paired(&a, &b_t, &mut c, paired);
         let full = k / 16 * 16;
         for i in 0..rows {
             for j in 0..n {

@@ -208,6 +208,47 @@ pub fn init_net(config: &ValidConfig) -> Result<LayeredNet<f32>, TrainError> {
     )?)
 }
 
+/// Why a run of `config` on `data` with `threads` threads cannot fit in `available` bytes
+/// (the front end's measure of free memory; 0 = unknown), or `None` when it fits: the sentence
+/// every front end shows before it allocates anything.
+pub fn memory_shortfall(
+    config: &ValidConfig,
+    data: &DataSplits,
+    threads: usize,
+    available: u64,
+) -> Option<String> {
+    let held_out = data.test.len() + data.validation.as_ref().map_or(0, |v| v.len());
+    let need = memory_estimate(config, data.train.len(), held_out, threads);
+    let gb = |b: u64| b as f64 / 1e9;
+    (available > 0 && need > available).then(|| {
+        format!(
+            "model.layers = {:?} with {} training and {} test examples needs about {:.1} GB of memory (parameters, persistent particles, data, buffers), more than the {:.1} GB available: use fewer or smaller layers or a data.train_limit",
+            config.model.layers,
+            data.train.len(),
+            data.test.len(),
+            gb(need),
+            gb(available)
+        )
+    })
+}
+
+impl TrainState {
+    /// Whether the resume state is due at the end of epoch `epoch` (1-based, just finished):
+    /// at the run's end and every `training.checkpoint_every` epochs.
+    pub fn checkpoint_due_after_epoch(&self, epoch: usize) -> bool {
+        let every = self.config.training.checkpoint_every;
+        self.finished() || (every > 0 && epoch.is_multiple_of(every))
+    }
+
+    /// Whether the resume state is due after the minibatch just done: every
+    /// `training.checkpoint_every_batches` minibatches, except at an epoch's end (which
+    /// [`TrainState::checkpoint_due_after_epoch`] decides, after the evaluation).
+    pub fn checkpoint_due_after_batch(&self) -> bool {
+        let every = self.config.training.checkpoint_every_batches;
+        every > 0 && self.batch.is_multiple_of(every) && self.batch < self.batches_per_epoch()
+    }
+}
+
 /// Bytes a run of `config` on `n_train` training and `n_test` test examples holds at its peak,
 /// roughly (within a factor of about 1.5): the parameters and the epoch's starting weights,
 /// the persistent particles of both sets, the data as floats, the minibatch workspace, one

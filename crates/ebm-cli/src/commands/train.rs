@@ -233,18 +233,14 @@ impl Observer for CliObserver<'_> {
             self.out.register(BEST_MODEL)?;
             checkpoint::save_model(&self.out.join(BEST_MODEL), state)?;
         }
-        let every = state.config.training.checkpoint_every;
-        if state.finished() || (every > 0 && m.epoch.is_multiple_of(every)) {
+        if state.checkpoint_due_after_epoch(m.epoch) {
             self.save_checkpoint(state)?;
         }
         self.write_results(state, Status::Running)
     }
 
     fn after_batch(&mut self, state: &TrainState) -> Result<()> {
-        let every = state.config.training.checkpoint_every_batches;
-        // The end of an epoch is on_epoch's (after the evaluation).
-        if every > 0 && state.batch.is_multiple_of(every) && state.batch < state.batches_per_epoch()
-        {
+        if state.checkpoint_due_after_batch() {
             self.save_checkpoint(state)?;
         }
         Ok(())
@@ -436,25 +432,13 @@ pub(super) fn this_process() -> Process {
 
 /// Refuse a run whose buffers would not fit in the memory available, before allocating them.
 fn check_memory(config: &ebm_config::ValidConfig, data: &DataSplits) -> Result<()> {
-    let threads = rayon::current_num_threads();
-    let held_out = data.test.len() + data.validation.as_ref().map_or(0, |v| v.len());
-    let need = trainer::run::memory_estimate(config, data.train.len(), held_out, threads);
     let mut system = sysinfo::System::new();
     system.refresh_memory();
-    let available = system.available_memory();
-    if available > 0 && need > available {
-        let gb = |b: u64| b as f64 / 1e9;
-        return Err(UserError(format!(
-            "model.layers = {:?} with {} training and {} test examples needs about {:.1} GB of memory (parameters, persistent particles, data, buffers), more than the {:.1} GB available: use fewer or smaller layers or a data.train_limit",
-            config.model.layers,
-            data.train.len(),
-            data.test.len(),
-            gb(need),
-            gb(available)
-        ))
-        .into());
+    let threads = rayon::current_num_threads();
+    match trainer::run::memory_shortfall(config, data, threads, system.available_memory()) {
+        Some(why) => Err(UserError(why).into()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `ebm train`.

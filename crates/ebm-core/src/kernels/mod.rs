@@ -52,6 +52,8 @@ pub fn simd_level() -> &'static str {
 use ndarray::Array2;
 
 pub use products::THIN;
+#[cfg(test)]
+pub(crate) use products::acc_dot_rows_paired;
 pub use products::par_gemm;
 pub(crate) use products::{acc_axpy_rows, acc_axpy_rows_skip_zeros, acc_dot_rows};
 pub use sparse::SparseInput;

@@ -10,18 +10,49 @@ use crate::Scalar;
 /// its products skip GEMM packing and run as dot products / axpys over a cached transpose.
 pub const THIN: usize = 32;
 
+/// `c += a b` where `b` is thin, given `b_t = b^T`: [`acc_dot_rows_paired`], two rows of `a`
+/// at a time where their accumulators fit in registers (AVX-512's 32, up to 10 columns; AVX2's
+/// 16 would spill), so that each chunk of `b_t` loaded serves both rows. Either way every entry
+/// sums the same terms in the same order: the results are the same bit for bit.
+pub(crate) fn acc_dot_rows<A: Scalar>(a: &Array2<A>, b_t: &Array2<A>, c: &mut Array2<A>) {
+    acc_dot_rows_paired(a, b_t, c, super::simd_level() == "avx512");
+}
+
 simd_kernel! {
 /// `c += a b` where `b` is thin, given `b_t = b^T` (`(n, k)`, contiguous rows): entry
 /// `c[i, j] += a[i, :] . b_t[j, :]`, with 16 lane accumulators per column summed in a fixed
 /// order. Up to 16 columns are computed together (monomorphised on their count, so the
-/// accumulators stay in registers and each chunk of the row of `a` is loaded once).
-pub(crate) fn acc_dot_rows<A: Scalar>(a: &Array2<A>, b_t: &Array2<A>, c: &mut Array2<A>) {
+/// accumulators stay in registers and each chunk of the row of `a` is loaded once); with
+/// `paired`, two rows at a time for up to 10 columns.
+pub(crate) fn acc_dot_rows_paired<A: Scalar>(
+    a: &Array2<A>,
+    b_t: &Array2<A>,
+    c: &mut Array2<A>,
+    paired: bool,
+) {
     const J: usize = 16;
     let k = a.ncols();
     let b = b_t.as_slice().expect("standard layout");
-    for (a_row, mut c_row) in a.rows().into_iter().zip(c.rows_mut()) {
-        let a_row = a_row.to_slice().expect("standard layout");
-        let c_row = c_row.as_slice_mut().expect("standard layout");
+    let (m, n) = c.dim();
+    let a_all = a.as_slice().expect("standard layout");
+    let c_all = c.as_slice_mut().expect("standard layout");
+    let pairs = if paired && n <= PAIR_COLUMNS { m / 2 } else { 0 };
+    for i in 0..pairs {
+        let (a0, a1) = a_all[2 * i * k..(2 * i + 2) * k].split_at(k);
+        let (c0, c1) = c_all[2 * i * n..(2 * i + 2) * n].split_at_mut(n);
+        macro_rules! dispatch2 {
+            ($($j:literal)*) => {
+                match n {
+                    $($j => dot_block2::<A, $j>(a0, a1, b, c0, c1),)*
+                    _ => unreachable!("pairs hold 1 to 10 columns"),
+                }
+            };
+        }
+        dispatch2!(1 2 3 4 5 6 7 8 9 10);
+    }
+    for (a_row, c_row) in
+        a_all.chunks(k.max(1)).zip(c_all.chunks_mut(n.max(1))).skip(2 * pairs).take(m - 2 * pairs)
+    {
         for (c_block, b_block) in c_row.chunks_mut(J).zip(b.chunks(J * k)) {
             macro_rules! dispatch {
                 ($($n:literal)*) => {
@@ -35,6 +66,42 @@ pub(crate) fn acc_dot_rows<A: Scalar>(a: &Array2<A>, b_t: &Array2<A>, c: &mut Ar
         }
     }
 }
+}
+
+/// Columns up to which [`acc_dot_rows`] computes two rows at a time.
+const PAIR_COLUMNS: usize = 10;
+
+/// [`dot_block`] for two rows `a0`, `a1` and all `J` columns at once: the same sums, term by
+/// term, as two calls.
+#[inline(always)]
+fn dot_block2<A: Scalar, const J: usize>(a0: &[A], a1: &[A], b: &[A], c0: &mut [A], c1: &mut [A]) {
+    let k = a0.len();
+    let full = k / LANES * LANES;
+    let rows: [&[A]; J] = std::array::from_fn(|j| &b[j * k..(j + 1) * k]);
+    let mut acc0 = [[A::zero(); LANES]; J];
+    let mut acc1 = [[A::zero(); LANES]; J];
+    let mut start = 0;
+    while start < full {
+        let x0 = &a0[start..start + LANES];
+        let x1 = &a1[start..start + LANES];
+        for ((s0, s1), row) in acc0.iter_mut().zip(acc1.iter_mut()).zip(&rows) {
+            let y = &row[start..start + LANES];
+            for l in 0..LANES {
+                s0[l] += x0[l] * y[l];
+                s1[l] += x1[l] * y[l];
+            }
+        }
+        start += LANES;
+    }
+    for (a_row, c_row, acc) in [(a0, c0, &acc0), (a1, c1, &acc1)] {
+        for ((cv, acc_j), row) in c_row.iter_mut().zip(acc).zip(&rows) {
+            let mut total = acc_j.iter().fold(A::zero(), |t, &v| t + v);
+            for (&xv, &yv) in a_row[full..].iter().zip(&row[full..]) {
+                total += xv * yv;
+            }
+            *cv += total;
+        }
+    }
 }
 
 /// `c_block[j] += a_row . b_block[j]` for `J` rows of `b_block` (each of `a_row`'s length).
