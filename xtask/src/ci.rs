@@ -25,6 +25,8 @@ pub fn run_ci(args: &[String]) -> Result<()> {
         crate::simd_check::run_simd_check()?;
         // A run's report.html in headless Chromium: no errors, images loaded, not blank.
         crate::browser_check::run_browser_check()?;
+        // The Python package: its wheel in a fresh venv, pytest against the release binary.
+        crate::python_check::run_python_check()?;
         // `ebm sweep slurm`'s array script, submitted to a real Slurm (about a minute).
         crate::slurm_check::run_slurm_check()?;
     }

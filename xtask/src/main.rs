@@ -9,6 +9,7 @@
 //! - `slurm-check`: a real single-node Slurm runs a sweep's job array.
 //! - `simd-check`: the kernels' runtime SIMD dispatch on emulated baseline and AVX2 CPUs.
 //! - `browser-check`: a run's HTML report rendered in headless Chromium.
+//! - `python-check`: the Python package's wheel in a fresh virtual environment, its pytest suite.
 //! - `make-mini-mnist --from DIR`: the embedded MNIST subset (`crates/trainer/data/mini-mnist/`).
 //!
 //! Kept light on purpose: it drives `cargo` and the `ebm` binary as processes.
@@ -24,6 +25,7 @@ mod examples;
 mod gradcheck;
 mod mini_mnist;
 mod python;
+mod python_check;
 mod regress;
 mod reproduce;
 mod rules;
@@ -47,6 +49,7 @@ fn main() -> Result<()> {
         "examples" => examples::run_examples(),
         "slurm-check" => slurm_check::run_slurm_check(),
         "simd-check" => simd_check::run_simd_check(),
+        "python-check" => python_check::run_python_check(),
         "browser-check" => browser_check::run_cli(rest),
         "help" | "--help" | "-h" => {
             println!("{}", HELP);
@@ -72,6 +75,9 @@ cargo xtask <command>
                           sweeps/tiny.toml; checks the tasks and `ebm sweep report`
   simd-check              the kernels' runtime SIMD dispatch under qemu-x86_64: ebm-core's
                           tests on a baseline x86-64, ebm train on baseline / AVX2 / native
+  python-check            the Python package (crates/ebm-py): maturin builds its wheel into a
+                          fresh target/python-check/venv (maturin, pytest, numpy from PyPI),
+                          pytest runs crates/ebm-py/tests against the release ebm binary
   browser-check [--report FILE]
                           a short ebm train's report.html (or FILE) in headless Chromium:
                           no console error, every image loaded, a screenshot not blank
