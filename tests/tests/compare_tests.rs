@@ -52,3 +52,44 @@ fn every_rule_trains_and_compare_plots_their_curves() {
     assert!(stderr(&out).contains("nowhere"), "{}", stderr(&out));
     assert!(!dir.path().join("cmp2").exists(), "no output left behind");
 }
+
+#[test]
+fn plot_draws_columns_of_a_csv_and_names_a_missing_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.csv"),
+        "run,epoch,test_error\na,1,0.05\na,2,0.04\nb,1,0.06\nb,2,0.03\n",
+    )
+    .unwrap();
+    let out = ebm_tests::run_in(
+        dir.path(),
+        &[
+            "plot",
+            "c.csv",
+            "--x",
+            "epoch",
+            "--y",
+            "test_error",
+            "--group",
+            "run",
+            "--percent",
+            "--svg",
+            "p.svg",
+        ],
+    );
+    assert!(out.status.success(), "{}", ebm_tests::stderr(&out));
+    assert!(ebm_tests::stdout(&out).contains("2 series"), "{}", ebm_tests::stdout(&out));
+    let svg = std::fs::read_to_string(dir.path().join("p.svg")).unwrap();
+    assert!(svg.starts_with("<svg"), "{svg:.300}");
+    let out = ebm_tests::run_in(
+        dir.path(),
+        &["plot", "c.csv", "--x", "epoch", "--y", "cost", "--svg", "q.svg"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        ebm_tests::stderr(&out)
+            .contains("no column `cost` (the columns are run, epoch, test_error)"),
+        "{}",
+        ebm_tests::stderr(&out)
+    );
+}

@@ -87,6 +87,9 @@ pub enum Command {
     /// the free phase from zero states, then the nudged phase toward the targets ->
     /// relaxation.svg, hidden_states.svg, relax.json, report.html (default results/relax).
     Relax(RelaxArgs),
+    /// Draw columns of a CSV file (a metrics.csv, compare.csv, ...) as one SVG chart with the
+    /// project's plot style: e.g. redraw a saved learning curve without its run directory.
+    Plot(PlotArgs),
     /// Many `ebm train` runs from a sweep file (a base config, a grid of overrides, seeds): plan
     /// them, run them locally or as a Slurm job array, and report mean +/- sd over seeds.
     #[command(subcommand)]
@@ -228,6 +231,51 @@ pub struct TrainArgs {
     /// and DIR is left untouched (a fork).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+}
+
+/// `ebm plot`
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// The CSV file (a header row, then one row per point).
+    pub csv: PathBuf,
+    /// The column on the x axis.
+    #[arg(long, value_name = "COLUMN")]
+    pub x: String,
+    /// The columns on the y axis, one series each (repeatable; `COLUMN=LABEL` names the
+    /// series).
+    #[arg(long = "y", value_name = "COLUMN[=LABEL]", required = true)]
+    pub y: Vec<String>,
+    /// One series per value of this column (of the single --y column; repeatable: per
+    /// combination of values).
+    #[arg(long, value_name = "COLUMN")]
+    pub group: Vec<String>,
+    /// Keep only the rows whose COLUMN equals VALUE (repeatable).
+    #[arg(long = "where", value_name = "COLUMN=VALUE")]
+    pub filter: Vec<String>,
+    /// Plot 100 y (fractions as percentages).
+    #[arg(long)]
+    pub percent: bool,
+    /// Plot 1 - y (e.g. 1 - cosine).
+    #[arg(long)]
+    pub one_minus: bool,
+    /// Logarithmic x axis.
+    #[arg(long)]
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    #[arg(long)]
+    pub log_y: bool,
+    /// The chart's title.
+    #[arg(long, default_value = "")]
+    pub title: String,
+    /// The x axis label (default: the column).
+    #[arg(long, value_name = "TEXT")]
+    pub x_label: Option<String>,
+    /// The y axis label (default: the column).
+    #[arg(long, value_name = "TEXT")]
+    pub y_label: Option<String>,
+    /// The SVG file to write.
+    #[arg(long = "svg", value_name = "FILE")]
+    pub svg: PathBuf,
 }
 
 /// `ebm relax`

@@ -5,6 +5,7 @@ mod config;
 mod data;
 mod eval;
 mod gradcheck;
+mod plot;
 mod propagate;
 mod relax;
 mod relax_steps;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gradcheck(args) => gradcheck::run(args, &cli.global),
         Command::RelaxSteps(args) => relax_steps::run(args, &cli.global),
         Command::Relax(args) => relax::run(args, &cli.global),
+        Command::Plot(args) => plot::run(args),
         Command::Train(args) => train::run(args, &cli.global),
         Command::Eval(args) => eval::run(args, &cli.global),
         Command::Compare(args) => compare::run(args, &cli.global),
