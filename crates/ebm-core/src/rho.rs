@@ -91,6 +91,14 @@ impl Rho {
         }
     }
 
+    /// Whether a unit at `s` is saturated: at or beyond a kink of the hard sigmoid (`rho'(s) =
+    /// 0` beyond; on a kink the projected rule parks it, and it responds only to inputs that
+    /// push it back inside), never for the sigmoid.
+    pub fn saturated(&self, s: f64) -> bool {
+        let (lo, hi) = self.bounds();
+        !(s > lo && s < hi)
+    }
+
     /// The range states are projected onto by the projected-gradient rule: `[beta1, beta2]`
     /// for the hard sigmoid, unbounded for the sigmoid.
     pub fn bounds(&self) -> (f64, f64) {

@@ -3,7 +3,7 @@
 //! of the gradient against the true gradient (`ebm_core::gradient`, as `ebm gradcheck`
 //! computes them).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ebm_config::{GradcheckConfig, Section, ValidConfig};
 use ebm_core::gradient::{ParamGrad, ep_estimate, true_gradient};
@@ -32,17 +32,6 @@ use crate::{config_err, core_err, train_err};
 pub struct PyNet {
     pub(crate) net: LayeredNet<f32>,
     pub(crate) config: ValidConfig,
-}
-
-/// The file a path names: a file, or a run directory (its `checkpoint.npz`, else its
-/// `model.npz`), as `ebm eval --checkpoint` resolves it.
-fn resolve(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        let resume = path.join(checkpoint::FILE_NAME);
-        if resume.exists() { resume } else { path.join(checkpoint::MODEL_FILE_NAME) }
-    } else {
-        path.to_owned()
-    }
 }
 
 /// Integer labels as one-hot float64 targets `(n, classes)`; a label outside the classes is an
@@ -176,7 +165,7 @@ impl PyNet {
     /// (a run directory loads its checkpoint, else its model), with the config it records.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let file = resolve(&path);
+        let file = checkpoint::resolve(&path);
         if !file.exists() {
             return Err(pyo3::exceptions::PyFileNotFoundError::new_err(format!(
                 "{}: no such file",

@@ -122,6 +122,17 @@ pub fn save(path: &Path, state: &TrainState) -> Result<(), TrainError> {
     write(path, state, Kind::Checkpoint)
 }
 
+/// The file a `--checkpoint` argument names: a file, or a run directory (its
+/// `checkpoint.npz`, else its `model.npz`).
+pub fn resolve(arg: &Path) -> std::path::PathBuf {
+    if arg.is_dir() {
+        let resume = arg.join(FILE_NAME);
+        if resume.exists() { resume } else { arg.join(MODEL_FILE_NAME) }
+    } else {
+        arg.to_owned()
+    }
+}
+
 /// Write the model file of `state` (parameters and `meta`) to `path` atomically.
 pub fn save_model(path: &Path, state: &TrainState) -> Result<(), TrainError> {
     write(path, state, Kind::Model)

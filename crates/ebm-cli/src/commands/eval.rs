@@ -3,7 +3,7 @@
 //! its persistent test particles; with `--out`, the summary, the confusion matrix and every
 //! prediction.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -51,17 +51,6 @@ struct Prediction {
     prediction: u32,
 }
 
-/// The file `--checkpoint` names: a file, or a run directory (its `checkpoint.npz`, else its
-/// `model.npz`).
-pub(super) fn resolve(arg: &Path) -> PathBuf {
-    if arg.is_dir() {
-        let resume = arg.join(checkpoint::FILE_NAME);
-        if resume.exists() { resume } else { arg.join(checkpoint::MODEL_FILE_NAME) }
-    } else {
-        arg.to_owned()
-    }
-}
-
 /// `ebm eval`.
 pub fn run(args: &EvalArgs, global: &GlobalOpts) -> Result<()> {
     // The file carries its config; --set (and --seed) apply on top of it, as for --resume. A
@@ -72,7 +61,7 @@ pub fn run(args: &EvalArgs, global: &GlobalOpts) -> Result<()> {
         )
         .into());
     }
-    let file = resolve(&args.checkpoint);
+    let file = checkpoint::resolve(&args.checkpoint);
     let overrides = super::overrides(global);
     let (saved, net) = checkpoint::load_net_with(&file, &overrides)?;
     let config = &saved.config;

@@ -9,7 +9,6 @@ use ebm_core::experiments::trace::RelaxTrace;
 use serde::Serialize;
 use trainer::checkpoint;
 
-use super::eval::resolve;
 use super::train::data_of_saved;
 use crate::cli::{GlobalOpts, RelaxArgs};
 use crate::output::{OutDir, UserError};
@@ -40,7 +39,7 @@ pub fn run(args: &RelaxArgs, global: &GlobalOpts) -> Result<()> {
     if args.examples == 0 {
         return Err(UserError("--examples 0: relax at least one example".into()).into());
     }
-    let file = resolve(&args.checkpoint);
+    let file = checkpoint::resolve(&args.checkpoint);
     let (saved, net) = checkpoint::load_net_with(&file, &super::overrides(global))?;
     let config = &saved.config;
     let data = data_of_saved(args.data.as_deref(), &saved, &file)?;

@@ -216,7 +216,7 @@ fn one_depth(
     let residual = relax_dyn.residual(&net, &fixed, &Output::Free);
     let free_units = fixed.layers[1..].iter().flat_map(|a| a.iter());
     let total = free_units.clone().count();
-    let inside = free_units.filter(|&&v| v > lo && v < hi).count();
+    let inside = free_units.filter(|&&v| !rho.saturated(v)).count();
     let interior_fraction = inside as f64 / total as f64;
     let status = if !relaxation.converged {
         FixedPoint::NotReached

@@ -130,7 +130,7 @@ fn one(
     let stop = Stop { max_steps: c.max_steps, tolerance: c.tolerance, trace_energy: false };
     let relaxation = relaxer.relax(&net, &mut relaxed, &Output::Free, &dynamics, &stop)?;
     let depth = net.depth();
-    let saturated = |s: f64| rho.rho_prime(s) == 0.0 || s == lo || s == hi;
+    let saturated = |s: f64| rho.saturated(s);
 
     // Inputs ignored: per hidden layer k, one step with every other layer perturbed.
     let base = step(&net, &relaxed, &dynamics, &Output::Free)?;

@@ -123,7 +123,7 @@ pub fn relax_trace<A: Scalar>(
     let saturated = free_hidden
         .iter()
         .map(|l| {
-            let n = l.iter().filter(|&&s| net.rho.rho_prime(s) == 0.0 || on_kink(net, s)).count();
+            let n = l.iter().filter(|&&s| net.rho.saturated(s)).count();
             n as f64 / l.len().max(1) as f64
         })
         .collect();
@@ -136,13 +136,6 @@ pub fn relax_trace<A: Scalar>(
         nudged.record(net, &states, target, cost);
     }
     Ok(RelaxTrace { beta, free, nudged, free_hidden, saturated, predictions })
-}
-
-/// Whether `s` sits on one of the hard sigmoid's kinks (where the projected rule parks a
-/// saturated unit).
-fn on_kink<A: Scalar>(net: &LayeredNet<A>, s: f64) -> bool {
-    let (lo, hi) = net.rho.bounds();
-    s == lo || s == hi
 }
 
 #[cfg(test)]
