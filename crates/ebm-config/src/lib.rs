@@ -42,7 +42,7 @@ pub use load::{ConfigSource, KeyChange};
 pub use presets::Preset;
 pub use section::{
     BetaSign, CostKind, DataConfig, DataOrder, Derivative, DynamicsConfig, GradcheckConfig,
-    Kernels, LearningRule, ModelConfig, OutputConfig, PropagateConfig, RateSchedule,
+    Kernels, LearningRule, Messages, ModelConfig, OutputConfig, PropagateConfig, RateSchedule,
     RelaxStepsConfig, RhoConfig, RhoKind, Schedule, Selection, SpikeModel, StdpConfig,
     TrainingConfig, UpdateRuleKind,
 };

@@ -34,6 +34,7 @@ mod net;
 mod relax;
 mod rho;
 mod scalar;
+pub(crate) mod spike;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +45,7 @@ pub use net::{LayeredNet, States, argmax_rows};
 pub use relax::{Dynamics, Relaxation, Relaxer, Stop, relax};
 pub use rho::Rho;
 pub use scalar::Scalar;
+pub use spike::{bernoulli, threshold};
 
 /// Re-exported so downstream crates name the same generator type.
 pub use rand_chacha::ChaCha8Rng;

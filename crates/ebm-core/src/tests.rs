@@ -919,3 +919,116 @@ fn thin_dot_kernel_sums_each_entry_in_its_documented_order() {
         }
     }
 }
+
+/// A net with states inside the linear region and inputs in (0, 1), for the spiking messages.
+fn spiking_case(seed: u64, batch: usize) -> (LayeredNet<f64>, States<f64>) {
+    let mut r = rng(seed);
+    let mut net = LayeredNet::<f64>::glorot_uniform(&[6, 5, 4], Rho::default(), &mut r).unwrap();
+    for b in &mut net.biases {
+        b.mapv_inplace(|_| r.random_range(-0.5..0.5));
+    }
+    let x = Array2::from_shape_fn((1, 6), |_| r.random_range(0.05..0.95));
+    let mut one = States::with_input(&net, x.view()).unwrap();
+    for layer in &mut one.layers[1..] {
+        layer.mapv_inplace(|_| r.random_range(0.05..0.95));
+    }
+    // `batch` copies of the one example: every row draws its own spikes.
+    let layers = one.layers.iter().map(|l| l.broadcast((batch, l.ncols())).unwrap().to_owned());
+    (net, States { layers: layers.collect() })
+}
+
+#[test]
+fn spiking_messages_estimate_the_rates_net_input_with_the_bernoulli_variance() {
+    // With the leaky integrator at eps = 1 and every state inside the linear region, one step
+    // gives s_i <- sum_j W_ij m_j + b_i, the messages m_j being spikes of probability rho(s_j):
+    // its mean over draws is the rate step's value, its variance sum_j W_ij^2 p_j (1 - p_j).
+    let (batch, rounds) = (500, 40);
+    let (net, start) = spiking_case(3, batch);
+    let spiking = Dynamics { messages: ebm_config::Messages::Spikes, ..Dynamics::leaky(1.0, 0.0) };
+    let mut rates = start.clone();
+    let mut relaxer = Relaxer::new(&net, batch, 9);
+    relaxer.set_input(&net, start.layers[0].view()).unwrap();
+    relaxer.step(&net, &mut rates, &Output::Free, &Dynamics::leaky(1.0, 0.0)).unwrap();
+    let p: Vec<Array2<f64>> = start.layers.iter().map(|l| l.mapv(|v| net.rho.eval(v))).collect();
+    let n = (batch * rounds) as f64;
+    for k in 1..=net.depth() {
+        // Closed-form variance of layer k's net input: from below through W_(k-1), from above
+        // through W_k^T.
+        let var_of = |w: &Array2<f64>, q: &Array2<f64>, upward: bool| -> Vec<f64> {
+            let bern = q.row(0).mapv(|v| v * (1.0 - v));
+            if upward {
+                (0..w.ncols()).map(|i| w.column(i).mapv(|x| x * x).dot(&bern)).collect()
+            } else {
+                (0..w.nrows()).map(|i| w.row(i).mapv(|x| x * x).dot(&bern)).collect()
+            }
+        };
+        let mut var = var_of(&net.weights[k - 1], &p[k - 1], true);
+        if k < net.depth() {
+            for (v, a) in var.iter_mut().zip(var_of(&net.weights[k], &p[k + 1], false)) {
+                *v += a;
+            }
+        }
+        let (mut sum, mut sum_sq) = (vec![0.0; var.len()], vec![0.0; var.len()]);
+        for _ in 0..rounds {
+            let mut s = start.clone();
+            relaxer.step(&net, &mut s, &Output::Free, &spiking).unwrap();
+            for row in s.layers[k].rows() {
+                for (i, &v) in row.iter().enumerate() {
+                    sum[i] += v;
+                    sum_sq[i] += v * v;
+                }
+            }
+        }
+        for i in 0..var.len() {
+            let mean = sum[i] / n;
+            let sample_var = sum_sq[i] / n - mean * mean;
+            let expected = rates.layers[k][[0, i]];
+            assert!(
+                (mean - expected).abs() < 5.0 * (var[i] / n).sqrt(),
+                "layer {k} unit {i}: mean {mean} against the rates' {expected}"
+            );
+            assert!(
+                (sample_var / var[i] - 1.0).abs() < 0.06,
+                "layer {k} unit {i}: variance {sample_var} against {}",
+                var[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn spiking_messages_of_binary_rates_are_the_rates_and_draws_are_seeded() {
+    // Rates of exactly 0 or 1 spike with certainty, so a spiking step is the rate step.
+    let (net, mut start) = spiking_case(4, 3);
+    let mut r = rng(5);
+    for layer in &mut start.layers {
+        layer.mapv_inplace(|_| if r.random_range(0..2) == 0 { -0.3 } else { 1.4 });
+    }
+    start.layers[0].mapv_inplace(|v| v.clamp(0.0, 1.0));
+    let rates = Dynamics::leaky(0.5, 0.0);
+    let spiking = Dynamics { messages: ebm_config::Messages::Spikes, ..rates };
+    let step = |dynamics: &Dynamics, states: &States<f64>, seed: u64| {
+        let mut s = states.clone();
+        let mut relaxer = Relaxer::new(&net, 3, seed);
+        relaxer.set_input(&net, s.layers[0].view()).unwrap();
+        relaxer.step(&net, &mut s, &Output::Free, dynamics).unwrap();
+        s
+    };
+    let (a, b) = (step(&rates, &start, 1), step(&spiking, &start, 1));
+    for (x, y) in a.layers.iter().zip(&b.layers) {
+        assert!(x.iter().zip(y).all(|(x, y)| (x - y).abs() < 1e-12), "{x} against {y}");
+    }
+    // Rates inside (0, 1): the same seed draws the same spikes, another seed others.
+    let (net_mid, mid) = spiking_case(6, 3);
+    let draw = |seed: u64| {
+        let mut s = mid.clone();
+        let mut relaxer = Relaxer::new(&net_mid, 3, seed);
+        relaxer.set_input(&net_mid, s.layers[0].view()).unwrap();
+        for _ in 0..5 {
+            relaxer.step(&net_mid, &mut s, &Output::Free, &spiking).unwrap();
+        }
+        s
+    };
+    assert_eq!(draw(7).layers, draw(7).layers);
+    assert_ne!(draw(7).layers, draw(8).layers);
+}

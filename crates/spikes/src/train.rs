@@ -75,20 +75,7 @@ pub fn sample_train(probabilities: &[f64], rng: &mut impl Rng) -> SpikeTrain {
     SpikeTrain { times }
 }
 
-/// `p` as a 32-bit fixed-point threshold in `[0, 2^32]`: a draw spikes when a uniform 32-bit
-/// integer is below it, so the spike probability is `threshold / 2^32` (within `2^-33` of `p`).
-#[inline]
-pub fn threshold(p: f64) -> u64 {
-    (p.clamp(0.0, 1.0) * 4_294_967_296.0).round() as u64
-}
-
-/// One Bernoulli draw: a spike with probability `rate` (clamped to `[0, 1]`), decided by one
-/// uniform 32-bit integer against [`threshold`]. The spiking form of a rate, `xi ~
-/// Bernoulli(rho(s))`, as in Eq 4.1 of Bengio et al. 2017.
-#[inline]
-pub fn bernoulli(rate: f64, rng: &mut impl RngCore) -> bool {
-    u64::from(rng.next_u32()) < threshold(rate)
-}
+pub use ebm_core::{bernoulli, threshold};
 
 /// 64 independent Bernoulli draws with probability `threshold / 2^32` (see [`threshold`]),
 /// one per bit.

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use crate::TrainError;
 use crate::batch::Rows;
 use crate::data::Dataset;
+use crate::rng::{Stream, stream_rng};
 
 /// Examples per evaluation chunk (one batched free phase each).
 pub const EVAL_CHUNK: usize = 500;
@@ -65,6 +66,9 @@ pub fn evaluate(
                 }
             }
             let mut relaxer = Relaxer::new(net, end - start, 0);
+            if dyn_.stochastic() {
+                *relaxer.rng_mut() = stream_rng(config.seed, Stream::Evaluation, start as u64);
+            }
             relaxer.set_kernels(config.dynamics.kernels);
             relaxer.set_input(net, x)?;
             relaxer.relax(net, &mut states, &Output::Free, &dyn_, &stop)?;

@@ -20,6 +20,9 @@ pub enum Stream {
     Spikes = 5,
     /// Diagnostics that relax a trained net (`experiments::relax_trace`'s noise).
     Diagnostics = 6,
+    /// The noise and spikes of an evaluation's free phase, per chunk of examples (indexed by
+    /// the chunk's first example, so the draws do not depend on the thread count).
+    Evaluation = 7,
 }
 
 /// A generator for `stream` at `index` (e.g. `epoch << 32 | batch`), derived from `seed`.

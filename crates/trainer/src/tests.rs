@@ -110,15 +110,20 @@ fn same_seed_gives_identical_runs_on_one_two_and_three_threads() {
     // 784-300-300-10 the hidden-to-hidden products and their updates as well. A minibatch of
     // 21 splits unevenly into 2 and 3 parts (see ep/split.rs); centred nudging relaxes two
     // trajectories per part; the dense kernels and the alternating schedule take the other
-    // step paths; the temporal rule observes every step, so its minibatch is not split.
-    use ebm_config::{BetaSign, Kernels, LearningRule, Schedule};
+    // step paths; the temporal rule observes every step, so its minibatch is not split; the
+    // spiking rule on spiking messages draws in both phases and in the evaluation's chunks.
+    use ebm_config::{BetaSign, Kernels, LearningRule, Messages, Schedule};
     type Tweak = fn(&mut ebm_config::Config);
-    let cases: [(Vec<usize>, Tweak); 5] = [
+    let cases: [(Vec<usize>, Tweak); 6] = [
         (vec![784, 300, 10], |_| {}),
         (vec![784, 300, 300, 10], |c| c.training.beta_sign = BetaSign::Centred),
         (vec![784, 300, 10], |c| c.dynamics.kernels = Kernels::Dense),
         (vec![784, 300, 300, 10], |c| c.dynamics.schedule = Schedule::Alternating),
         (vec![784, 300, 10], |c| c.training.rule = LearningRule::Temporal),
+        (vec![784, 300, 10], |c| {
+            c.training.rule = LearningRule::Spiking;
+            c.dynamics.messages = Messages::Spikes;
+        }),
     ];
     for (layers, tweak) in cases {
         let config = small_config(|c| {

@@ -29,6 +29,10 @@ pub struct DynamicsConfig {
     /// the input and of the clipped states, fused layer steps) or `dense` (every product dense:
     /// the checked reference). Both compute the same sums; only zero terms are left out.
     pub kernels: Kernels,
+    /// What a unit sends its neighbours at each step: its rate `rho(s)` (`rates`, the papers'
+    /// model) or a Bernoulli spike of probability `rho(s)` (`spikes`: binary messages, the
+    /// future work of Bengio et al. 2017), in every phase and for the clamped input too.
+    pub messages: Messages,
 }
 
 impl Default for DynamicsConfig {
@@ -43,6 +47,7 @@ impl Default for DynamicsConfig {
             rule: UpdateRuleKind::ProjectedGradient,
             schedule: Schedule::Synchronous,
             kernels: Kernels::Sparse,
+            messages: Messages::Rates,
         }
     }
 }
@@ -59,6 +64,19 @@ pub enum Kernels {
     /// Every product dense and every step unfused: the reference the sparse path is tested
     /// against (same sums, so results agree to rounding).
     Dense,
+}
+
+/// What units send each other at each relaxation step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Messages {
+    /// The rate `rho(s_j)`: the papers' deterministic model.
+    #[default]
+    Rates,
+    /// A spike `xi_j` in {0, 1} with `P(xi_j = 1) = rho(s_j)`, drawn afresh at every step
+    /// for every unit (the input's too): the net input `sum_j W_ij xi_j` is an unbiased
+    /// estimate of the rates' `sum_j W_ij rho(s_j)`.
+    Spikes,
 }
 
 /// Order of the layer updates within one relaxation step.

@@ -12,7 +12,7 @@ mod stdp;
 mod training;
 
 pub use data::DataConfig;
-pub use dynamics::{DynamicsConfig, Kernels, Schedule, UpdateRuleKind};
+pub use dynamics::{DynamicsConfig, Kernels, Messages, Schedule, UpdateRuleKind};
 pub use gradcheck::GradcheckConfig;
 pub use model::{ModelConfig, RhoConfig, RhoKind};
 pub use output::OutputConfig;

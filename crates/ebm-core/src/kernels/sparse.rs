@@ -33,23 +33,60 @@ pub struct SparseInput<A> {
 
 impl<A: Scalar> SparseInput<A> {
     /// Rebuild from a dense minibatch `x`: `(batch, n_0)` (reuses the buffers). One pass over
-    /// the rows builds the row form and counts per unit; a counting sort gives the unit form.
+    /// the rows builds the row form; a counting sort gives the unit form.
     pub fn fill(&mut self, x: &ArrayView2<'_, A>) {
-        self.batch = x.nrows();
-        self.width = x.ncols();
-        self.row_starts.clear();
-        self.row_entries.clear();
-        self.next.clear();
-        self.next.resize(self.width, 0);
-        self.row_starts.push(0);
+        self.begin_rows(x.nrows(), x.ncols());
         for row in x.rows() {
             for (i, &v) in row.iter().enumerate() {
                 if v != A::zero() {
                     self.row_entries.push((v, i as u32));
-                    self.next[i] += 1;
                 }
             }
             self.row_starts.push(self.row_entries.len());
+        }
+        self.index_units();
+    }
+
+    /// Rebuild as the spikes of `rates` (another sparse input, e.g. `rho(x)`): every non-zero
+    /// rate `p` becomes a 1 with probability `p` (one uniform 32-bit draw from `rng` per
+    /// non-zero rate, example by example, units ascending, so the draws are reproducible) and
+    /// is left out otherwise. The binary messages of the clamped input at one step; `draws`
+    /// is scratch for the uniform draws.
+    pub fn fill_spikes(
+        &mut self,
+        rates: &SparseInput<A>,
+        draws: &mut Vec<u32>,
+        rng: &mut impl rand::RngCore,
+    ) {
+        self.begin_rows(rates.batch, rates.width);
+        crate::spike::uniform_draws(rates.row_entries.len(), draws, rng);
+        for b in 0..rates.batch {
+            let range = rates.row_starts[b]..rates.row_starts[b + 1];
+            for (&(p, i), &u) in rates.row_entries[range.clone()].iter().zip(&draws[range]) {
+                if crate::spike::fires(p.f64(), u) {
+                    self.row_entries.push((A::one(), i));
+                }
+            }
+            self.row_starts.push(self.row_entries.len());
+        }
+        self.index_units();
+    }
+
+    /// Empty row form for `batch` examples of `width` units.
+    fn begin_rows(&mut self, batch: usize, width: usize) {
+        self.batch = batch;
+        self.width = width;
+        self.row_starts.clear();
+        self.row_entries.clear();
+        self.row_starts.push(0);
+    }
+
+    /// The unit form from the row form: count per unit, then a counting sort.
+    fn index_units(&mut self) {
+        self.next.clear();
+        self.next.resize(self.width, 0);
+        for &(_, i) in &self.row_entries {
+            self.next[i as usize] += 1;
         }
         self.units.clear();
         self.starts.clear();

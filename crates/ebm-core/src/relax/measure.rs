@@ -40,7 +40,7 @@ impl<A: Scalar> Relaxer<A> {
                 Output::Custom { beta, .. } if is_output => (*beta, Some(custom.view())),
                 _ => (A::zero(), None),
             };
-            self.drive_layer(net, k);
+            self.drive_layer(net, k, false);
             let s = &states.layers[k];
             let u = &self.drive[k];
             let mut one = |sv: A, uv: A, dv: A| {

@@ -7,6 +7,13 @@
 //! - Projected gradient (the equilibrium-propagation code): `s <- clip(s - eps dF/ds, beta1,
 //!   beta2)`.
 //!
+//! Messages: with either rule, units send each other their rates `rho(s)` (the papers' model)
+//! or, with [`Messages::Spikes`], a Bernoulli spike of probability `rho(s)` drawn afresh at each
+//! step for every unit, the clamped input's included (Eq 4.1's `xi` in place of `rho` in the
+//! net input: binary messages, the future work of Bengio et al. 2017, section 6). The net input
+//! is then an unbiased estimate of the rates' net input, and the input's drive is recomputed
+//! at each step from its spikes.
+//!
 //! Schedules: synchronous (every layer moves from the previous step's states, the reference
 //! code) or layer-alternating (the even layers move first, then the odd layers from the new even
 //! states; layers of one parity do not interact, so each half-step is block-coordinate descent).
@@ -22,7 +29,7 @@
 mod measure;
 mod step;
 
-use ebm_config::{Kernels, Schedule, UpdateRuleKind};
+use ebm_config::{Kernels, Messages, Schedule, UpdateRuleKind};
 use ndarray::{Array2, ArrayView2, Zip};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -46,6 +53,8 @@ pub struct Dynamics {
     pub noise_std: f64,
     /// Order of the layer updates within a step.
     pub schedule: Schedule,
+    /// Rates or Bernoulli spikes between units.
+    pub messages: Messages,
 }
 
 impl Dynamics {
@@ -56,6 +65,7 @@ impl Dynamics {
             epsilon,
             noise_std: 0.0,
             schedule: Schedule::Synchronous,
+            messages: Messages::Rates,
         }
     }
 
@@ -66,13 +76,31 @@ impl Dynamics {
             epsilon,
             noise_std,
             schedule: Schedule::Synchronous,
+            messages: Messages::Rates,
         }
     }
 
     /// The dynamics a config's `[dynamics]` section describes (its step counts, tolerance and
     /// kernels are the relaxation's stopping rule and implementation, not the dynamics).
     pub fn of(c: &ebm_config::DynamicsConfig) -> Self {
-        Self { rule: c.rule, epsilon: c.epsilon, noise_std: c.noise_std, schedule: c.schedule }
+        Self {
+            rule: c.rule,
+            epsilon: c.epsilon,
+            noise_std: c.noise_std,
+            schedule: c.schedule,
+            messages: c.messages,
+        }
+    }
+
+    /// Whether a step draws random numbers (Langevin noise or spikes), which couples the rows
+    /// of a batch through the one generator: such a relaxation is not split by rows.
+    pub fn stochastic(&self) -> bool {
+        self.noisy() || self.messages == Messages::Spikes
+    }
+
+    /// Whether the leaky integrator's Langevin noise is on.
+    pub(crate) fn noisy(&self) -> bool {
+        self.rule == UpdateRuleKind::LeakyIntegrator && self.noise_std > 0.0
     }
 
     /// The same dynamics with another update order.
@@ -158,7 +186,7 @@ pub struct Relaxer<A> {
     batch: usize,
     /// `rho(x) W_0 + b_0`: `(batch, n_1)`, set by [`Relaxer::set_input`].
     input_drive: Array2<A>,
-    /// `rho(s_k)` (or `rho(s_k + eta_k)`) per layer; index 0 unused.
+    /// `rho(s_k)` (or `rho(s_k + eta_k)`, or their spikes) per layer; index 0 holds `rho(x)`.
     rho: Vec<Array2<A>>,
     /// Net input of each layer; index 0 unused.
     drive: Vec<Array2<A>>,
@@ -170,6 +198,12 @@ pub struct Relaxer<A> {
     sparse: kernels::SparseInput<A>,
     /// Whether the last `set_input` used the sparse path.
     sparse_used: bool,
+    /// Whether `sparse` holds the current input (it may, without `sparse_used`).
+    sparse_filled: bool,
+    /// The input's spikes at the current step (spiking messages only).
+    input_spikes: kernels::SparseInput<A>,
+    /// Uniform draws deciding a step's spikes (spiking messages only).
+    draws: Vec<u32>,
     /// Input density below which the sparse path is used (0 = never, > 1 = always).
     sparse_threshold: f64,
     /// Sparse (zero-skipping, fused) or dense (reference) kernels.
@@ -180,8 +214,8 @@ pub struct Relaxer<A> {
 }
 
 impl<A: Scalar> Relaxer<A> {
-    /// Buffers for `net` and `batch` examples; the noise generator (used only when
-    /// `noise_std > 0`) is seeded with `noise_seed`.
+    /// Buffers for `net` and `batch` examples; the generator of the noise and the spikes (used
+    /// only when `noise_std > 0` or with spiking messages) is seeded with `noise_seed`.
     pub fn new(net: &LayeredNet<A>, batch: usize, noise_seed: u64) -> Self {
         let sizes = net.sizes();
         let buffers = || sizes.iter().map(|&n| Array2::zeros((batch, n))).collect::<Vec<_>>();
@@ -194,6 +228,9 @@ impl<A: Scalar> Relaxer<A> {
             thin_t: vec![None; net.depth()],
             sparse: kernels::SparseInput::default(),
             sparse_used: false,
+            sparse_filled: false,
+            input_spikes: kernels::SparseInput::default(),
+            draws: Vec::new(),
             sparse_threshold: DEFAULT_SPARSE_THRESHOLD,
             kernels: Kernels::Sparse,
             custom: Array2::zeros((0, 0)),
@@ -206,7 +243,7 @@ impl<A: Scalar> Relaxer<A> {
         self.batch
     }
 
-    /// The noise generator (to save or restore its state).
+    /// The generator of the noise and the spikes (to save, restore or reseed it).
     pub fn rng_mut(&mut self) -> &mut ChaCha8Rng {
         &mut self.rng
     }
@@ -262,8 +299,10 @@ impl<A: Scalar> Relaxer<A> {
         let rx = &mut self.rho[0];
         Zip::from(&mut *rx).and(&x).for_each(|r, &v| *r = rho.eval(v));
         self.sparse_used = false;
+        self.sparse_filled = false;
         if self.sparse_threshold > 0.0 && self.kernels == Kernels::Sparse {
             self.sparse.fill(&self.rho[0].view());
+            self.sparse_filled = true;
             self.sparse_used = self.sparse.density() < self.sparse_threshold;
         }
         Ok(())
@@ -300,6 +339,7 @@ struct Move<'d, 'o, A> {
     dynamics: &'d Dynamics,
     output: &'d Output<'o, A>,
     noisy: bool,
+    spiking: bool,
     step_index: usize,
     track_delta: bool,
 }

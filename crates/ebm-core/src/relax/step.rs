@@ -3,7 +3,7 @@
 //! their own rates, zero-skipping thin products, the fused layer below a thin output), and the
 //! per-layer pieces both share.
 
-use ebm_config::{Kernels, Schedule, UpdateRuleKind};
+use ebm_config::{Kernels, Messages, Schedule, UpdateRuleKind};
 use ndarray::{Array2, Zip};
 use rand_distr::{Distribution, StandardNormal};
 
@@ -28,7 +28,7 @@ impl<A: Scalar> Relaxer<A> {
     }
 
     /// Whether the sparse kernels' fused step applies: the projected rule with a hard sigmoid
-    /// whose lower kink is 0, no noise, and every free state (and a clamped output) inside
+    /// whose lower kink is 0, rates as messages, no noise, and every free state (and a clamped output) inside
     /// `[0, beta2]`, where `rho(s) = s` exactly so the states serve as their own rates. The
     /// projected rule keeps states there, so this holds for a whole relaxation once it holds at
     /// its start.
@@ -50,6 +50,7 @@ impl<A: Scalar> Relaxer<A> {
         };
         self.kernels == Kernels::Sparse
             && dynamics.rule == UpdateRuleKind::ProjectedGradient
+            && dynamics.messages == Messages::Rates
             && clamped_inside
             && states.layers[1..].iter().all(|l| l.as_slice().is_some_and(inside))
     }
@@ -98,25 +99,31 @@ impl<A: Scalar> Relaxer<A> {
         fast: bool,
     ) -> Result<f64, CoreError> {
         let depth = net.depth();
-        let noisy = dynamics.rule == UpdateRuleKind::LeakyIntegrator && dynamics.noise_std > 0.0;
+        let noisy = dynamics.noisy();
         if noisy {
             self.draw_noise(net, dynamics.noise_std);
         }
+        let spiking = dynamics.messages == Messages::Spikes;
+        if spiking && !self.sparse_filled {
+            self.sparse.fill(&self.rho[0].view());
+            self.sparse_filled = true;
+        }
         self.prepare_custom(states, output);
-        let mv = Move { dynamics, output, noisy, step_index, track_delta };
-        if fast && !noisy {
+        let mv = Move { dynamics, output, noisy, spiking, step_index, track_delta };
+        if fast && !noisy && !spiking {
             return self.step_fast(net, states, &mv);
         }
         let mut max_delta = 0.0f64;
         match dynamics.schedule {
             Schedule::Synchronous => {
-                // rho of every free layer (at s + eta for the noisy leaky integrator), every net
-                // input from the old states (one GEMM per product), then every move.
+                // rho of every free layer (at s + eta for the noisy leaky integrator; its spikes
+                // for spiking messages), every net input from the old states (one GEMM per
+                // product), then every move.
                 for k in 1..=depth {
-                    self.rho_layer(net, states, k, noisy);
+                    self.message_layer(net, states, k, &mv);
                 }
                 for k in 1..=depth {
-                    self.drive_layer(net, k);
+                    self.drive_layer(net, k, spiking);
                 }
                 for k in 1..=depth {
                     max_delta = max_delta.max(self.move_layer(net, states, k, &mv)?);
@@ -127,10 +134,10 @@ impl<A: Scalar> Relaxer<A> {
                 // layers (layer 0, the input, is even and fixed: its drive is cached).
                 for parity in [0, 1] {
                     for k in (1..=depth).filter(|k| k % 2 != parity) {
-                        self.rho_layer(net, states, k, noisy);
+                        self.message_layer(net, states, k, &mv);
                     }
                     for k in (1..=depth).filter(|k| k % 2 == parity) {
-                        self.drive_layer(net, k);
+                        self.drive_layer(net, k, spiking);
                         max_delta = max_delta.max(self.move_layer(net, states, k, &mv)?);
                     }
                 }
@@ -248,13 +255,37 @@ impl<A: Scalar> Relaxer<A> {
         kernels::rho_into(net.rho, &states.layers[k], noise, &mut self.rho[k]);
     }
 
-    /// `drive[k]` = the net input of layer `k` from `rho[k - 1]` (or the cached input drive)
-    /// and `rho[k + 1]`.
-    pub(super) fn drive_layer(&mut self, net: &LayeredNet<A>, k: usize) {
+    /// What layer `k` sends at this step into `rho[k]`: its rates `rho(s_k [+ eta_k])`, or
+    /// with spiking messages their spikes, 1 with probability `rho(s_k [+ eta_k])` and else 0
+    /// (one draw per unit, row by row).
+    fn message_layer(
+        &mut self,
+        net: &LayeredNet<A>,
+        states: &States<A>,
+        k: usize,
+        mv: &Move<'_, '_, A>,
+    ) {
+        self.rho_layer(net, states, k, mv.noisy);
+        if mv.spiking {
+            let m = self.rho[k].as_slice_mut().expect("standard layout");
+            crate::spike::uniform_draws(m.len(), &mut self.draws, &mut self.rng);
+            for (v, &u) in m.iter_mut().zip(&self.draws) {
+                *v = if crate::spike::fires(v.f64(), u) { A::one() } else { A::zero() };
+            }
+        }
+    }
+
+    /// `drive[k]` = the net input of layer `k` from `rho[k - 1]` (or the cached input drive;
+    /// with spiking messages the drive of this step's input spikes) and `rho[k + 1]`.
+    pub(super) fn drive_layer(&mut self, net: &LayeredNet<A>, k: usize, spiking: bool) {
         let depth = net.depth();
         let (lower, upper) = self.rho.split_at(k + 1);
         let d = &mut self.drive[k];
-        if k == 1 {
+        if k == 1 && spiking {
+            self.input_spikes.fill_spikes(&self.sparse, &mut self.draws, &mut self.rng);
+            d.assign(&net.biases[0]);
+            self.input_spikes.acc_product(&net.weights[0], d);
+        } else if k == 1 {
             d.assign(&self.input_drive);
         } else {
             d.assign(&net.biases[k - 1]);

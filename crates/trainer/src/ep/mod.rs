@@ -11,7 +11,7 @@ mod nudging;
 pub mod rules;
 mod split;
 
-use ebm_config::{UpdateRuleKind, ValidConfig};
+use ebm_config::ValidConfig;
 use ebm_core::{Dynamics, LayeredNet, Output, Relaxer, States, Stop, argmax_rows};
 use ndarray::Array2;
 
@@ -123,7 +123,7 @@ pub fn train_batch(
     }
     mb.data.one_hot_into(rows, &mut b.target);
     let index = batch_index(mb.epoch, mb.index);
-    if dyn_.noise_std > 0.0 && dyn_.rule == UpdateRuleKind::LeakyIntegrator {
+    if dyn_.stochastic() {
         *b.relaxer.rng_mut() = stream_rng(config.seed, Stream::Noise, index);
     }
 

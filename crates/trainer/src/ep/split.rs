@@ -5,8 +5,8 @@
 //! in row order. Every number is computed by the same operations as on one thread: the
 //! results are bit-identical for any thread count (a test checks 1, 2 and 3 threads).
 //!
-//! Splitting applies when no step couples the rows of a minibatch: no Langevin noise (its
-//! draws come from one generator in row order), no tolerance (the stop is decided on the
+//! Splitting applies when no step couples the rows of a minibatch: no Langevin noise and no
+//! spiking messages (their draws come from one generator in row order), no tolerance (the stop is decided on the
 //! whole minibatch's `max |delta s|`), and a rule that does not observe every step
 //! ([`super::LearningRule::stepwise`]); and when it pays ([`parts`]: nets whose products
 //! above the input are thin). Otherwise the minibatch runs on one relaxer, its large products
@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use ebm_config::{UpdateRuleKind, ValidConfig};
+use ebm_config::ValidConfig;
 use ebm_core::{CoreError, Dynamics, LayeredNet, Output, Relaxer, States, Stop};
 use ndarray::{Array1, Array2, s};
 use rayon::prelude::*;
@@ -81,9 +81,7 @@ pub(super) fn parts(
 /// Whether `config`'s dynamics leave a minibatch's rows independent (see the module's
 /// documentation); [`parts`] decided the rest once.
 pub(super) fn applies(config: &ValidConfig) -> bool {
-    let d = &config.dynamics;
-    let noisy = d.rule == UpdateRuleKind::LeakyIntegrator && d.noise_std > 0.0;
-    !noisy && d.tolerance == 0.0
+    !Dynamics::of(&config.dynamics).stochastic() && config.dynamics.tolerance == 0.0
 }
 
 /// Relax the free phase and every trajectory of `plan` part by part in parallel, from and
