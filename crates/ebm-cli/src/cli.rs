@@ -73,6 +73,10 @@ pub enum Command {
     /// Early inference is backprop: measure how a nudge of the outputs propagates into the
     /// hidden layers against explicit backpropagation (Bengio et al. 2017, section 3).
     Propagate,
+    /// The noisy leaky integrator as Langevin MCMC: the stationary distribution of the paper's
+    /// noisy update and of exact Langevin against the Boltzmann density exp(-E/T) of a tiny net,
+    /// as eps shrinks (the `[sample]` section) -> results/sample.
+    Sample,
     /// Learning curves of several `ebm train` results directories on one plot (test error
     /// against epoch) -> compare.csv, summary.json, test_error.svg (default results/compare).
     Compare(CompareArgs),

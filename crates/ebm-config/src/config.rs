@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::section::{
     DataConfig, DynamicsConfig, GradcheckConfig, ModelConfig, OutputConfig, PropagateConfig,
-    RelaxStepsConfig, StdpConfig, TrainingConfig,
+    RelaxStepsConfig, SampleConfig, StdpConfig, TrainingConfig,
 };
 
 /// A whole run's configuration. Sections mirror the TOML tables.
@@ -34,6 +34,8 @@ pub struct Config {
     pub gradcheck: GradcheckConfig,
     /// Steps to a residual, synchronous against alternating relaxation.
     pub relax_steps: RelaxStepsConfig,
+    /// The noisy leaky integrator as Langevin MCMC against the Boltzmann density.
+    pub sample: SampleConfig,
     /// Output files.
     pub output: OutputConfig,
 }
@@ -50,6 +52,7 @@ impl Default for Config {
             propagate: PropagateConfig::default(),
             gradcheck: GradcheckConfig::default(),
             relax_steps: RelaxStepsConfig::default(),
+            sample: SampleConfig::default(),
             output: OutputConfig::default(),
         }
     }

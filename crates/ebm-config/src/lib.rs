@@ -43,7 +43,7 @@ pub use presets::Preset;
 pub use section::{
     BetaSign, CostKind, DataConfig, DataOrder, Derivative, DynamicsConfig, GradcheckConfig,
     Kernels, LearningRule, Messages, ModelConfig, OutputConfig, PropagateConfig, RateSchedule,
-    RelaxStepsConfig, RhoConfig, RhoKind, Schedule, Selection, SpikeModel, StdpConfig,
-    TrainingConfig, UpdateRuleKind,
+    RelaxStepsConfig, RhoConfig, RhoKind, SampleConfig, Schedule, Selection, SpikeModel,
+    StdpConfig, TrainingConfig, UpdateRuleKind,
 };
 pub use validate::{Section, ValidConfig};

@@ -305,3 +305,26 @@ proptest! {
         let _ = back.validate();
     }
 }
+
+#[test]
+fn sample_section_names_its_bad_values_and_refuses_unknown_keys() {
+    let err = Config::from_toml_str("[sample]\nchainz = 4\n", "s.toml").unwrap_err().to_string();
+    assert!(err.contains("chainz"), "{err}");
+    let mut c = Config::default();
+    c.sample.layers = vec![2, 3, 1];
+    c.sample.epsilons = vec![0.1, 1.5];
+    c.sample.paper_noise_std = vec![-1.0];
+    c.sample.groups = 1;
+    c.sample.grid_max = c.sample.grid_min;
+    let err = c.validate_sections(&[Section::Sample]).unwrap_err().to_string();
+    for key in [
+        "sample.layers = [2, 3, 1] has 4 free units",
+        "sample.epsilons[1] = 1.5",
+        "sample.paper_noise_std[0] = -1",
+        "sample.groups = 1",
+        "sample.grid_max",
+    ] {
+        assert!(err.contains(key), "{key} not in {err}");
+    }
+    assert!(Config::default().validate_sections(&[Section::Sample]).is_ok());
+}

@@ -10,6 +10,7 @@ mod propagate;
 mod relax;
 mod relax_steps;
 mod run_report;
+mod sample;
 mod stdp;
 mod sweep;
 mod train;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(cmd) => data::run(cmd),
         Command::Stdp(args) => stdp::run(args, &cli.global),
         Command::Propagate => propagate::run(&cli.global),
+        Command::Sample => sample::run(&cli.global),
         Command::Gradcheck(args) => gradcheck::run(args, &cli.global),
         Command::RelaxSteps(args) => relax_steps::run(args, &cli.global),
         Command::Relax(args) => relax::run(args, &cli.global),

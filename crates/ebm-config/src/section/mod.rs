@@ -8,6 +8,7 @@ mod model;
 mod output;
 mod propagate;
 mod relax_steps;
+mod sample;
 mod stdp;
 mod training;
 
@@ -18,6 +19,7 @@ pub use model::{ModelConfig, RhoConfig, RhoKind};
 pub use output::OutputConfig;
 pub use propagate::PropagateConfig;
 pub use relax_steps::RelaxStepsConfig;
+pub use sample::SampleConfig;
 pub use stdp::{Derivative, SpikeModel, StdpConfig};
 pub use training::{
     BetaSign, CostKind, DataOrder, LearningRule, RateSchedule, Selection, TrainingConfig,
