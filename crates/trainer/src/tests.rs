@@ -628,3 +628,45 @@ fn sparse_kernels_train_like_the_dense_reference() {
         assert!(moved > 0.1, "{rule:?} {schedule:?}: the weights must move ({moved})");
     }
 }
+
+#[test]
+fn shared_noise_makes_the_centred_difference_the_effect_of_beta() {
+    // With noisy dynamics (spiking messages, or Langevin noise) and a tiny beta, the centred
+    // update divides the difference of the +beta and -beta trajectories by 2 beta: two noise
+    // realisations give a huge update, the same draws replayed (training.shared_noise) one of
+    // the size of the deterministic rates' update.
+    use ebm_config::{Messages, UpdateRuleKind};
+    type Tweak = fn(&mut ebm_config::Config);
+    let rates: Tweak = |_| {};
+    let spikes: Tweak = |c| c.dynamics.messages = Messages::Spikes;
+    let langevin: Tweak = |c| {
+        c.dynamics.rule = UpdateRuleKind::LeakyIntegrator;
+        c.dynamics.noise_std = 0.3;
+    };
+    let update = |shared: bool, tweak: Tweak| {
+        let config = small_config(|c| {
+            c.training.beta = 1e-3;
+            c.training.beta_sign = BetaSign::Centred;
+            c.training.persistent_particles = false;
+            c.training.shared_noise = shared;
+            tweak(c);
+        });
+        let data = small_data();
+        let net0 = crate::run::init_net(&config).unwrap();
+        let mut net = net0.clone();
+        let mut ws = Workspace::new(&config, &net, 10);
+        let mb = Minibatch { data: &data.train, rows: Rows::Range(0), epoch: 0, index: 0 };
+        train_batch(&config, &mut net, &mut ws, &mut [], mb).unwrap();
+        let d = &net.weights[1] - &net0.weights[1];
+        d.iter().map(|v| v * v).sum::<f32>().sqrt()
+    };
+    let reference = update(false, rates);
+    for (name, noisy) in [("spikes", spikes), ("langevin", langevin)] {
+        let (independent, shared) = (update(false, noisy), update(true, noisy));
+        assert!(
+            independent > 20.0 * reference,
+            "{name}: independent {independent}, rates {reference}"
+        );
+        assert!(shared < 5.0 * reference, "{name}: shared {shared}, rates {reference}");
+    }
+}

@@ -56,6 +56,12 @@ pub struct TrainingConfig {
     /// them. The default (10,000) keeps the whole run cheap; set 0 for the full figure (e.g.
     /// the paper's 0.00% training error).
     pub train_eval_examples: usize,
+    /// The nudged trajectories of a minibatch replay the same random draws (the Langevin noise,
+    /// the spikes of spiking messages and the spiking rule's presynaptic spikes): common random
+    /// numbers, so that with centred nudging the difference of the `+beta` and `-beta`
+    /// trajectories is the effect of beta alone, not of two noise realisations. No effect on
+    /// deterministic dynamics with a deterministic rule.
+    pub shared_noise: bool,
 }
 
 /// The default of `training.train_eval_examples`.
@@ -81,6 +87,7 @@ impl Default for TrainingConfig {
             checkpoint_every_batches: 0,
             train_eval_every: 1,
             train_eval_examples: DEFAULT_TRAIN_EVAL_EXAMPLES,
+            shared_noise: false,
         }
     }
 }

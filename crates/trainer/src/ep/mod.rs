@@ -131,8 +131,13 @@ pub fn train_batch(
     for (k, c) in ws.coefficients.iter_mut().enumerate() {
         *c = plan.coefficient(learning_rate(t, k, mb.epoch), batch);
     }
-    let ctx =
-        BatchContext { plan: &plan, coefficients: &ws.coefficients, seed: config.seed, index };
+    let ctx = BatchContext {
+        plan: &plan,
+        coefficients: &ws.coefficients,
+        seed: config.seed,
+        index,
+        shared_noise: t.shared_noise,
+    };
     let energy = if !ws.parts.is_empty() && split::applies(config) {
         let energy = split::relax(config, net, &mut ws.parts, b, &plan)?;
         ws.rule.begin(&ctx, &b.relaxer);
@@ -187,7 +192,12 @@ fn relax_whole(
         tolerance: config.dynamics.tolerance,
         trace_energy: false,
     };
+    // Common random numbers: every trajectory starts from the same generator state.
+    let shared = ctx.shared_noise.then(|| ws.relaxer.rng_mut().clone());
     for (i, trajectory) in ctx.plan.trajectories.iter().enumerate() {
+        if let Some(rng) = &shared {
+            *ws.relaxer.rng_mut() = rng.clone();
+        }
         let states = &mut ws.nudged[i];
         let out = from_free(states, &ws.free, &ws.target, trajectory, config.training.cost);
         if !rule.stepwise() {

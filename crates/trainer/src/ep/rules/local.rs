@@ -28,6 +28,10 @@ pub trait Presynaptic: std::fmt::Debug + Send {
     /// A minibatch begins (`relaxer` holds its input `rho(x)`).
     fn begin(&mut self, ctx: &BatchContext<'_>, relaxer: &Relaxer<f32>);
 
+    /// A nudged trajectory begins (a factor with its own draws restarts them when
+    /// `ctx.shared_noise`).
+    fn begin_trajectory(&mut self, _ctx: &BatchContext<'_>) {}
+
     /// The presynaptic factor of every layer (index 0 unused) at a step whose rates before the
     /// step are `rates` and whose first hidden layer moved by `delta1`; the factor may update
     /// `W_0` itself (with `c` the layer's coefficient times the trajectory's sign).
@@ -98,11 +102,12 @@ impl<P: Presynaptic> LearningRule for Local<P> {
 
     fn begin_trajectory(
         &mut self,
-        _ctx: &BatchContext<'_>,
+        ctx: &BatchContext<'_>,
         _trajectory: usize,
         net: &LayeredNet<f32>,
         states: &States<f32>,
     ) {
+        self.pre.begin_trajectory(ctx);
         let rho = net.rho;
         for k in 1..=net.depth() {
             Zip::from(&mut self.prev[k]).and(&states.layers[k]).for_each(|p, &v| *p = rho.eval(v));

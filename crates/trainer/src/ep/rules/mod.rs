@@ -39,6 +39,9 @@ pub struct BatchContext<'a> {
     pub seed: u64,
     /// The minibatch's stream index ([`crate::rng::batch_index`]).
     pub index: u64,
+    /// Whether every nudged trajectory replays the same random draws
+    /// (`training.shared_noise`): a rule with its own draws restarts them per trajectory.
+    pub shared_noise: bool,
 }
 
 /// The phases of a minibatch as they ended.

@@ -21,6 +21,8 @@ pub struct Spikes {
     /// `rho(x)` in sparse form: one Bernoulli draw per non-zero input rate.
     input: SparseInput<f32>,
     rng: ChaCha8Rng,
+    /// The generator at the minibatch's start (replayed per trajectory with shared noise).
+    start: ChaCha8Rng,
 }
 
 impl Spikes {
@@ -30,6 +32,7 @@ impl Spikes {
             spikes: layer_buffers(net, batch),
             input: SparseInput::default(),
             rng: ChaCha8Rng::seed_from_u64(0),
+            start: ChaCha8Rng::seed_from_u64(0),
         }
     }
 }
@@ -40,7 +43,14 @@ pub type Spiking = Local<Spikes>;
 impl Presynaptic for Spikes {
     fn begin(&mut self, ctx: &BatchContext<'_>, relaxer: &Relaxer<f32>) {
         self.rng = stream_rng(ctx.seed, Stream::Spikes, ctx.index);
+        self.start = self.rng.clone();
         self.input.fill(&relaxer.rho_input().view());
+    }
+
+    fn begin_trajectory(&mut self, ctx: &BatchContext<'_>) {
+        if ctx.shared_noise {
+            self.rng = self.start.clone();
+        }
     }
 
     fn step<'a>(
