@@ -49,6 +49,7 @@ impl<A: Scalar> Relaxer<A> {
             _ => true,
         };
         self.kernels == Kernels::Sparse
+            && net.feedback.is_none()
             && dynamics.rule == UpdateRuleKind::ProjectedGradient
             && clamped_inside
             && states.layers[1..].iter().all(|l| l.as_slice().is_some_and(inside))
@@ -249,7 +250,8 @@ impl<A: Scalar> Relaxer<A> {
     }
 
     /// `drive[k]` = the net input of layer `k` from `rho[k - 1]` (or the cached input drive)
-    /// and `rho[k + 1]`.
+    /// and `rho[k + 1]` (through `W_k^T`, or through the feedback matrix `V_k` when the net
+    /// has them: [`LayeredNet::feedback`]).
     pub(super) fn drive_layer(&mut self, net: &LayeredNet<A>, k: usize) {
         let depth = net.depth();
         let (lower, upper) = self.rho.split_at(k + 1);
@@ -266,9 +268,13 @@ impl<A: Scalar> Relaxer<A> {
             }
         }
         if k < depth {
-            match &self.thin_t[k] {
-                Some(w_t) => kernels::acc_axpy_rows(&upper[0], w_t, d),
-                None => kernels::par_gemm(A::one(), &upper[0], &net.weights[k].t(), A::one(), d),
+            match (&net.feedback, &self.thin_t[k]) {
+                // Each matrix in its own direction: the drive from above through V_k.
+                (Some(v), _) => kernels::par_gemm(A::one(), &upper[0], &v[k], A::one(), d),
+                (None, Some(w_t)) => kernels::acc_axpy_rows(&upper[0], w_t, d),
+                (None, None) => {
+                    kernels::par_gemm(A::one(), &upper[0], &net.weights[k].t(), A::one(), d)
+                }
             }
         }
     }
