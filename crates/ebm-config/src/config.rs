@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::section::SymmetryConfig;
 use crate::section::{
     DataConfig, DynamicsConfig, GradcheckConfig, ModelConfig, OutputConfig, PropagateConfig,
     RelaxStepsConfig, StdpConfig, TrainingConfig,
@@ -34,6 +35,8 @@ pub struct Config {
     pub gradcheck: GradcheckConfig,
     /// Steps to a residual, synchronous against alternating relaxation.
     pub relax_steps: RelaxStepsConfig,
+    /// Untied forward and feedback matrices (Eq 2.10, `ebm symmetry`).
+    pub symmetry: SymmetryConfig,
     /// Output files.
     pub output: OutputConfig,
 }
@@ -50,6 +53,7 @@ impl Default for Config {
             propagate: PropagateConfig::default(),
             gradcheck: GradcheckConfig::default(),
             relax_steps: RelaxStepsConfig::default(),
+            symmetry: SymmetryConfig::default(),
             output: OutputConfig::default(),
         }
     }

@@ -57,11 +57,13 @@ pub enum Section {
     Gradcheck,
     /// `[relax_steps]`.
     RelaxSteps,
+    /// `[symmetry]`.
+    Symmetry,
 }
 
 impl Section {
     /// Every section.
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 9] = [
         Section::Model,
         Section::Dynamics,
         Section::Training,
@@ -70,6 +72,7 @@ impl Section {
         Section::Propagate,
         Section::Gradcheck,
         Section::RelaxSteps,
+        Section::Symmetry,
     ];
 
     /// What training and evaluating a network uses (`ebm train`, `ebm eval`).
@@ -108,6 +111,7 @@ impl Config {
                 Section::Propagate => self.propagate.check(&mut c),
                 Section::Gradcheck => self.gradcheck.check(&mut c),
                 Section::RelaxSteps => self.relax_steps.check(&mut c),
+                Section::Symmetry => self.symmetry.check(&mut c),
             }
         }
         if c.0.is_empty() {

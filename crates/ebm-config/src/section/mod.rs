@@ -9,6 +9,7 @@ mod output;
 mod propagate;
 mod relax_steps;
 mod stdp;
+mod symmetry;
 mod training;
 
 pub use data::DataConfig;
@@ -19,6 +20,7 @@ pub use output::OutputConfig;
 pub use propagate::PropagateConfig;
 pub use relax_steps::RelaxStepsConfig;
 pub use stdp::{Derivative, SpikeModel, StdpConfig};
+pub use symmetry::SymmetryConfig;
 pub use training::{
     BetaSign, CostKind, DataOrder, LearningRule, RateSchedule, Selection, TrainingConfig,
 };
