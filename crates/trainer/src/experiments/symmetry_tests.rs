@@ -58,8 +58,7 @@ fn untied_batch(config: &ValidConfig, start: &Untied, update: Update, decay: f64
     let params = Arc::new(Mutex::new(start.clone()));
     let rule = UntiedRule::new(&net, BATCH, update, params.clone(), decay);
     one_batch(config, &mut net, Box::new(rule));
-    let after = params.lock().unwrap().clone();
-    after
+    params.lock().unwrap().clone()
 }
 
 fn max_diff(a: &Array2<f32>, b: &Array2<f32>) -> f32 {
