@@ -12,6 +12,7 @@ mod relax_steps;
 mod run_report;
 mod stdp;
 mod sweep;
+mod symmetry;
 mod train;
 
 use anyhow::Context as _;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Propagate => propagate::run(&cli.global),
         Command::Gradcheck(args) => gradcheck::run(args, &cli.global),
         Command::RelaxSteps(args) => relax_steps::run(args, &cli.global),
+        Command::Symmetry(args) => symmetry::run(args, &cli.global),
         Command::Relax(args) => relax::run(args, &cli.global),
         Command::Plot(args) => plot::run(args),
         Command::Train(args) => train::run(args, &cli.global),

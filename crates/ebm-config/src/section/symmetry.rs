@@ -30,10 +30,10 @@ impl Default for SymmetryConfig {
     fn default() -> Self {
         Self {
             layers: vec![784, 100, 10],
-            epochs: 3,
-            train_examples: 2000,
-            test_examples: 1000,
-            weight_decay: 0.002,
+            epochs: 5,
+            train_examples: 10_000,
+            test_examples: 2000,
+            weight_decay: 5e-4,
         }
     }
 }

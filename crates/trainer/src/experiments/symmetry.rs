@@ -357,6 +357,8 @@ impl LearningRule for UntiedRule {
 /// Collects a variant's rows after every epoch.
 struct Rows {
     params: Option<Arc<Mutex<Untied>>>,
+    /// Pairs of layers (the tied net's rows are zeros).
+    pairs: usize,
     rows: Vec<EpochRow>,
 }
 
@@ -364,7 +366,7 @@ impl Rows {
     fn push(&mut self, epoch: usize, test_error: f64, train_error_running: Option<f64>) {
         let measures = match &self.params {
             Some(p) => p.lock().unwrap_or_else(PoisonError::into_inner).measures(),
-            None => Vec::new(),
+            None => vec![(0.0, 0.0); self.pairs + 1],
         };
         let (asymmetry, angle_degrees) = measures.last().copied().unwrap_or((0.0, 0.0));
         let pairs = &measures[..measures.len().saturating_sub(1)];
@@ -472,7 +474,7 @@ fn train_variant(
             (Box::new(rule) as _, Some(params))
         }
     };
-    let mut rows = Rows { params, rows: Vec::new() };
+    let mut rows = Rows { params, pairs: state.net.depth(), rows: Vec::new() };
     let start = evaluate(tc, &state.net, &data.test, tc.eval_steps(), tc.training.cost, None)?;
     rows.push(0, start.error_rate(), None);
     train_with(&mut state, data, &mut rows, rule)?;
