@@ -39,7 +39,7 @@ use serde::Serialize;
 
 use crate::TrainError;
 use crate::data::DataSplits;
-use crate::ep::rules::{Contrastive, Rates, Temporal, layer_buffers};
+use crate::ep::rules::{Contrastive, Rates, Temporal, layer_buffers, rates_into};
 use crate::ep::{BatchContext, LearningRule, Phases};
 use crate::evaluate::evaluate;
 use crate::rng::{Stream, stream_rng};
@@ -286,10 +286,7 @@ impl LearningRule for UntiedRule {
         states: &States<f32>,
     ) {
         if let Some(l) = &mut self.local {
-            for k in 1..=net.depth() {
-                let rho = net.rho;
-                Zip::from(&mut l.prev[k]).and(&states.layers[k]).for_each(|p, &s| *p = rho.eval(s));
-            }
+            rates_into(net, states, &mut l.prev);
         }
         self.inner.begin_trajectory(ctx, trajectory, net, states);
     }
