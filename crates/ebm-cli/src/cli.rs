@@ -87,6 +87,11 @@ pub enum Command {
     /// Steps of the free phase from zero states to a residual, synchronous against alternating
     /// layer updates, on MNIST test inputs (the `[relax_steps]` section) -> results/relax-steps.
     RelaxSteps(RelaxStepsArgs),
+    /// Untied forward and feedback matrices from independent Glorot draws (Eq 2.10), trained
+    /// with the contrastive and the local rule, the dynamics using their average or each in
+    /// its own direction, with and without weight decay, against the tied net (the
+    /// `[symmetry]` section) -> summary.json, metrics.csv, symmetry.svg (results/symmetry).
+    Symmetry(SymmetryArgs),
     /// A saved model's relaxation step by step on the first test examples of its run's data:
     /// the free phase from zero states, then the nudged phase toward the targets ->
     /// relaxation.svg, hidden_states.svg, relax.json, report.html (default results/relax).
@@ -180,6 +185,15 @@ pub struct RelaxStepsArgs {
     /// of `relax_steps.layers` from the seed is always measured.
     #[arg(long = "checkpoint", value_name = "FILE")]
     pub checkpoints: Vec<PathBuf>,
+}
+
+/// `ebm symmetry`
+#[derive(Debug, Args)]
+pub struct SymmetryArgs {
+    /// Directory holding the four MNIST IDX files; default: the config's data.dir, else the
+    /// embedded subset.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
 
 /// `ebm data ...`

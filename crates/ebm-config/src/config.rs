@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::section::SymmetryConfig;
 use crate::section::{
     DataConfig, DynamicsConfig, GradcheckConfig, ModelConfig, OutputConfig, PropagateConfig,
     RelaxStepsConfig, SampleConfig, StdpConfig, TrainingConfig,
@@ -36,6 +37,8 @@ pub struct Config {
     pub relax_steps: RelaxStepsConfig,
     /// The noisy leaky integrator as Langevin MCMC against the Boltzmann density.
     pub sample: SampleConfig,
+    /// Untied forward and feedback matrices (Eq 2.10, `ebm symmetry`).
+    pub symmetry: SymmetryConfig,
     /// Output files.
     pub output: OutputConfig,
 }
@@ -53,6 +56,7 @@ impl Default for Config {
             gradcheck: GradcheckConfig::default(),
             relax_steps: RelaxStepsConfig::default(),
             sample: SampleConfig::default(),
+            symmetry: SymmetryConfig::default(),
             output: OutputConfig::default(),
         }
     }

@@ -40,6 +40,7 @@ pub use config::Config;
 pub use error::{ConfigError, FieldError};
 pub use load::{ConfigSource, KeyChange};
 pub use presets::Preset;
+pub use section::SymmetryConfig;
 pub use section::{
     BetaSign, CostKind, DataConfig, DataOrder, Derivative, DynamicsConfig, GradcheckConfig,
     Kernels, LearningRule, Messages, ModelConfig, OutputConfig, PropagateConfig, RateSchedule,

@@ -328,3 +328,30 @@ fn sample_section_names_its_bad_values_and_refuses_unknown_keys() {
     }
     assert!(Config::default().validate_sections(&[Section::Sample]).is_ok());
 }
+
+/// `[symmetry]`: every bad value named with its key, the learning rates counted against its
+/// layers, unknown keys refused.
+#[test]
+fn symmetry_section_names_each_bad_value() {
+    let c =
+        Config::from_toml_str("[symmetry]\nweight_decay = 0.01\nepochs = 2\n", "s.toml").unwrap();
+    assert_eq!((c.symmetry.weight_decay, c.symmetry.epochs), (0.01, 2));
+    assert!(c.validate_sections(&[Section::Symmetry]).is_ok());
+    let err = Config::from_toml_str("[symmetry]\ndecay = 0.1\n", "s.toml").unwrap_err();
+    assert!(err.to_string().contains("symmetry.decay"), "{err}");
+
+    let mut c = Config::default();
+    c.symmetry.layers = vec![784, 0, 50, 10];
+    c.symmetry.epochs = 0;
+    c.symmetry.weight_decay = 1.0;
+    assert_eq!(
+        invalid_fields(c.clone()),
+        vec!["symmetry.layers[1]", "symmetry.epochs", "symmetry.weight_decay"]
+    );
+    let err = c.validate_sections(&[Section::Symmetry]).unwrap_err().to_string();
+    assert!(err.contains("symmetry.weight_decay = 1: must be in (0, 1)"), "{err}");
+    let mut c = Config::default();
+    c.symmetry.weight_decay = f64::NAN;
+    c.symmetry.test_examples = 0;
+    assert_eq!(invalid_fields(c), vec!["symmetry.test_examples", "symmetry.weight_decay"]);
+}

@@ -59,11 +59,13 @@ pub enum Section {
     RelaxSteps,
     /// `[sample]`.
     Sample,
+    /// `[symmetry]`.
+    Symmetry,
 }
 
 impl Section {
     /// Every section.
-    pub const ALL: [Section; 9] = [
+    pub const ALL: [Section; 10] = [
         Section::Model,
         Section::Dynamics,
         Section::Training,
@@ -73,6 +75,7 @@ impl Section {
         Section::Gradcheck,
         Section::RelaxSteps,
         Section::Sample,
+        Section::Symmetry,
     ];
 
     /// What training and evaluating a network uses (`ebm train`, `ebm eval`).
@@ -112,6 +115,7 @@ impl Config {
                 Section::Gradcheck => self.gradcheck.check(&mut c),
                 Section::RelaxSteps => self.relax_steps.check(&mut c),
                 Section::Sample => self.sample.check(&mut c),
+                Section::Symmetry => self.symmetry.check(&mut c),
             }
         }
         if c.0.is_empty() {

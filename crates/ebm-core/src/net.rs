@@ -21,6 +21,13 @@ pub struct LayeredNet<A> {
     pub biases: Vec<Array1<A>>,
     /// The activation.
     pub rho: Rho,
+    /// Feedback matrices `V_k`: `(n_(k+1), n_k)`, one per weight layer, for dynamics without an
+    /// energy in which layer `k`'s drive from above is `rho(s_(k+1)) V_k` instead of
+    /// `rho(s_(k+1)) W_k^T` (each matrix in its own direction: the feedback-alignment setting
+    /// of Bengio et al. 2017, section 6). `None` (every constructor's choice) is the
+    /// energy-based network; only the reference step reads them ([`Self::with_feedback`]).
+    /// `V_0` is never read (the input is clamped). The energy functions ignore them.
+    pub feedback: Option<Vec<Array2<A>>>,
 }
 
 impl<A: Scalar> LayeredNet<A> {
@@ -29,7 +36,7 @@ impl<A: Scalar> LayeredNet<A> {
         check_sizes(sizes)?;
         let weights = sizes.windows(2).map(|w| Array2::zeros((w[0], w[1]))).collect();
         let biases = sizes[1..].iter().map(|&n| Array1::zeros(n)).collect();
-        Ok(Self { weights, biases, rho })
+        Ok(Self { weights, biases, rho, feedback: None })
     }
 
     /// Glorot-uniform weights `U(-a, a)`, `a = sqrt(6 / (n_k + n_(k+1)))`, zero biases.
@@ -92,7 +99,7 @@ impl<A: Scalar> LayeredNet<A> {
                 });
             }
         }
-        Ok(Self { weights, biases, rho })
+        Ok(Self { weights, biases, rho, feedback: None })
     }
 
     /// The network of Eq 2.10: distinct forward `W_k` `(n_k, n_(k+1))` and backward `V_k`
@@ -118,12 +125,38 @@ impl<A: Scalar> LayeredNet<A> {
         Self::from_parts(weights, biases, rho)
     }
 
+    /// The same network with feedback matrices `V_k` `(n_(k+1), n_k)` (see
+    /// [`LayeredNet::feedback`]): the upward drive of layer `k+1` stays `rho(s_k) W_k + b_k`,
+    /// the downward drive of layer `k` becomes `rho(s_(k+1)) V_k`.
+    pub fn with_feedback(mut self, feedback: Vec<Array2<A>>) -> Result<Self, CoreError> {
+        if feedback.len() != self.weights.len() {
+            return Err(CoreError::Shape {
+                what: "feedback matrices (count)".into(),
+                got: vec![feedback.len()],
+                expected: vec![self.weights.len()],
+            });
+        }
+        for (k, (w, v)) in self.weights.iter().zip(&feedback).enumerate() {
+            if v.t().dim() != w.dim() {
+                return Err(CoreError::Shape {
+                    what: format!("feedback matrix V{k}"),
+                    got: v.shape().to_vec(),
+                    expected: vec![w.ncols(), w.nrows()],
+                });
+            }
+        }
+        self.feedback = Some(feedback);
+        Ok(self)
+    }
+
     /// The same network in another float type (e.g. a trained `f32` checkpoint in `f64` for
     /// the gradient checks).
     pub fn cast<B: Scalar>(&self) -> LayeredNet<B> {
         let weights = self.weights.iter().map(|w| w.mapv(|v| B::of(v.f64()))).collect();
         let biases = self.biases.iter().map(|b| b.mapv(|v| B::of(v.f64()))).collect();
-        LayeredNet { weights, biases, rho: self.rho }
+        let feedback =
+            self.feedback.as_ref().map(|f| f.iter().map(|v| v.mapv(|x| B::of(x.f64()))).collect());
+        LayeredNet { weights, biases, rho: self.rho, feedback }
     }
 
     /// Units per layer, input first.

@@ -1032,3 +1032,69 @@ fn spiking_messages_of_binary_rates_are_the_rates_and_draws_are_seeded() {
     assert_eq!(draw(7).layers, draw(7).layers);
     assert_ne!(draw(7).layers, draw(8).layers);
 }
+
+/// A 1-2-1 net with feedback matrices: one step by hand. Layer 1's drive from above is
+/// `rho(y) V_1`, not `rho(y) W_1^T`; layer 2's drive from below stays `rho(h) W_1 + b_1`;
+/// `V_0` is never read (the input is clamped).
+#[test]
+fn feedback_matrices_drive_the_layer_below_in_a_hand_computed_step() {
+    let tied = LayeredNet::from_parts(
+        vec![array![[0.5, -0.2]], array![[0.4], [0.6]]],
+        vec![array![0.1, 0.3], array![0.05]],
+        Rho::hard(0.0),
+    )
+    .unwrap();
+    let own =
+        tied.clone().with_feedback(vec![array![[99.0], [99.0]], array![[-0.3, 0.8]]]).unwrap();
+    let x = array![[1.0]];
+    let start = |net: &LayeredNet<f64>| {
+        let mut s = States::with_input(net, x.view()).unwrap();
+        s.layers[1] = array![[0.2, 0.7]];
+        s.layers[2] = array![[0.5]];
+        s
+    };
+    // eps 0.5, interior states (rho' = 1): s <- s + eps (u - s) under both rules, with
+    // u_h = rho(x) W_0 + b_0 + rho(y) V_1 = [0.45, 0.5] and u_y = 0.05 + 0.2 0.4 + 0.7 0.6.
+    let expected = [array![[0.325, 0.6]], array![[0.525]]];
+    // The tied net's drive from above is rho(y) W_1^T = [0.2, 0.3] instead.
+    let tied_expected = [array![[0.5, 0.55]], array![[0.525]]];
+    for dynamics in [Dynamics::projected(0.5), Dynamics::leaky(0.5, 0.0)] {
+        for (net, want) in [(&own, &expected), (&tied, &tied_expected)] {
+            let mut states = start(net);
+            let mut relaxer = Relaxer::new(net, 1, 0);
+            relaxer.set_input(net, x.view()).unwrap();
+            relaxer.step(net, &mut states, &Output::Free, &dynamics).unwrap();
+            for k in 1..=2 {
+                let err = (&states.layers[k] - &want[k - 1]).mapv(f64::abs).sum();
+                assert!(err < 1e-12, "{:?} layer {k}: {}", dynamics.rule, states.layers[k]);
+            }
+        }
+    }
+}
+
+/// Feedback matrices equal to `W_k^T` give the energy-based net's relaxation (through the
+/// reference step, to rounding), and misshapen ones are refused.
+#[test]
+fn transposed_feedback_relaxes_like_the_tied_net() {
+    let (net, x, d) = random_net(&[6, 8, 7, 3], 0.8, 4, 21);
+    let transposed = net.weights.iter().map(|w| w.t().to_owned()).collect();
+    let own = net.clone().with_feedback(transposed).unwrap();
+    let out = Output::Nudged { beta: 0.5, target: d.view(), cost: CostKind::HalfSquared };
+    for schedule in [Schedule::Synchronous, Schedule::Alternating] {
+        let dynamics = Dynamics::projected(0.5).with_schedule(schedule);
+        let mut ends = Vec::new();
+        for n in [&net, &own] {
+            let mut states = States::with_input(n, x.view()).unwrap();
+            relax(n, &mut states, &out, &dynamics, &Stop::steps(30), 0).unwrap();
+            ends.push(states);
+        }
+        for k in 1..ends[0].layers.len() {
+            let diff = (&ends[0].layers[k] - &ends[1].layers[k]).mapv(f64::abs);
+            assert!(diff.fold(0.0f64, |m, &v| m.max(v)) < 1e-12, "{schedule:?} layer {k}");
+        }
+    }
+    let wrong = vec![Array2::zeros((8, 6)), Array2::zeros((3, 7)), Array2::zeros((3, 7))];
+    assert!(matches!(net.clone().with_feedback(wrong), Err(CoreError::Shape { .. })));
+    let wrong = vec![Array2::zeros((6, 8)), Array2::zeros((7, 8)), Array2::zeros((3, 7))];
+    assert!(matches!(net.with_feedback(wrong), Err(CoreError::Shape { .. })));
+}

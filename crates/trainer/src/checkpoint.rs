@@ -64,6 +64,7 @@ pub const RESUME_MAY_CHANGE: &[&str] = &[
     "propagate",
     "gradcheck",
     "relax_steps",
+    "symmetry",
 ];
 
 /// What a file holds.

@@ -13,6 +13,7 @@ mod run_report;
 mod sample;
 mod stdp;
 mod sweep;
+mod symmetry;
 mod train;
 
 use anyhow::Context as _;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample => sample::run(&cli.global),
         Command::Gradcheck(args) => gradcheck::run(args, &cli.global),
         Command::RelaxSteps(args) => relax_steps::run(args, &cli.global),
+        Command::Symmetry(args) => symmetry::run(args, &cli.global),
         Command::Relax(args) => relax::run(args, &cli.global),
         Command::Plot(args) => plot::run(args),
         Command::Train(args) => train::run(args, &cli.global),

@@ -10,6 +10,7 @@ mod propagate;
 mod relax_steps;
 mod sample;
 mod stdp;
+mod symmetry;
 mod training;
 
 pub use data::DataConfig;
@@ -21,6 +22,7 @@ pub use propagate::PropagateConfig;
 pub use relax_steps::RelaxStepsConfig;
 pub use sample::SampleConfig;
 pub use stdp::{Derivative, SpikeModel, StdpConfig};
+pub use symmetry::SymmetryConfig;
 pub use training::{
     BetaSign, CostKind, DataOrder, LearningRule, RateSchedule, Selection, TrainingConfig,
 };

@@ -49,6 +49,7 @@ impl<A: Scalar> Relaxer<A> {
             _ => true,
         };
         self.kernels == Kernels::Sparse
+            && net.feedback.is_none()
             && dynamics.rule == UpdateRuleKind::ProjectedGradient
             && dynamics.messages == Messages::Rates
             && clamped_inside
@@ -276,7 +277,9 @@ impl<A: Scalar> Relaxer<A> {
     }
 
     /// `drive[k]` = the net input of layer `k` from `rho[k - 1]` (or the cached input drive;
-    /// with spiking messages the drive of this step's input spikes) and `rho[k + 1]`.
+    /// with spiking messages the drive of this step's input spikes) and `rho[k + 1]` (through
+    /// `W_k^T`, or through the feedback matrix `V_k` when the net has them:
+    /// [`LayeredNet::feedback`]).
     pub(super) fn drive_layer(&mut self, net: &LayeredNet<A>, k: usize, spiking: bool) {
         let depth = net.depth();
         let (lower, upper) = self.rho.split_at(k + 1);
@@ -297,9 +300,13 @@ impl<A: Scalar> Relaxer<A> {
             }
         }
         if k < depth {
-            match &self.thin_t[k] {
-                Some(w_t) => kernels::acc_axpy_rows(&upper[0], w_t, d),
-                None => kernels::par_gemm(A::one(), &upper[0], &net.weights[k].t(), A::one(), d),
+            match (&net.feedback, &self.thin_t[k]) {
+                // Each matrix in its own direction: the drive from above through V_k.
+                (Some(v), _) => kernels::par_gemm(A::one(), &upper[0], &v[k], A::one(), d),
+                (None, Some(w_t)) => kernels::acc_axpy_rows(&upper[0], w_t, d),
+                (None, None) => {
+                    kernels::par_gemm(A::one(), &upper[0], &net.weights[k].t(), A::one(), d)
+                }
             }
         }
     }

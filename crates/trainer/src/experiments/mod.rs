@@ -1,12 +1,14 @@
 //! The experiments that measure networks on a data set's examples: the EP update against the
 //! true gradient ([`gradcheck`]), the steps to a fixed point ([`relax_steps`]) and a trained
-//! net's relaxation step by step ([`relax_trace`]). They choose
+//! net's relaxation step by step ([`relax_trace`]); untied weights trained from an asymmetric
+//! start ([`symmetry`], Eq 2.10). They choose
 //! the examples, build the targets and reduce the rows to headlines; the model-level parts are
 //! `ebm_core::experiments`. Front ends load the networks and write the results.
 
 pub mod gradcheck;
 pub mod relax_steps;
 pub mod relax_trace;
+pub mod symmetry;
 
 use ebm_core::LayeredNet;
 

@@ -21,7 +21,7 @@ use ebm_core::{LayeredNet, Relaxer, States};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Zip};
 
-use super::{BatchContext, LearningRule, Phases, add_bias_update, layer_buffers};
+use super::{BatchContext, LearningRule, Phases, add_bias_update, layer_buffers, rates_into};
 
 /// The presynaptic factor of a local rule, and how the input's weights `W_0` learn with it.
 pub trait Presynaptic: std::fmt::Debug + Send {
@@ -108,10 +108,7 @@ impl<P: Presynaptic> LearningRule for Local<P> {
         states: &States<f32>,
     ) {
         self.pre.begin_trajectory(ctx);
-        let rho = net.rho;
-        for k in 1..=net.depth() {
-            Zip::from(&mut self.prev[k]).and(&states.layers[k]).for_each(|p, &v| *p = rho.eval(v));
-        }
+        rates_into(net, states, &mut self.prev);
     }
 
     fn on_step(

@@ -125,6 +125,14 @@ pub fn add_input_outer(relaxer: &Relaxer<f32>, c: f32, diff: &Array2<f32>, w0: &
     }
 }
 
+/// `rates[k] = rho(s_k)` for every layer `k >= 1` of `states` (`rates[0]` untouched).
+pub(crate) fn rates_into(net: &LayeredNet<f32>, states: &States<f32>, rates: &mut [Array2<f32>]) {
+    let rho = net.rho;
+    for k in 1..=net.depth() {
+        ndarray::Zip::from(&mut rates[k]).and(&states.layers[k]).for_each(|p, &v| *p = rho.eval(v));
+    }
+}
+
 /// Per layer `k >= 1` of `net`, a `(batch, n_k)` buffer; index 0 (the input) is empty.
 pub(crate) fn layer_buffers(net: &LayeredNet<f32>, batch: usize) -> Vec<Array2<f32>> {
     let mut v = vec![Array2::zeros((0, 0))];
