@@ -43,8 +43,8 @@ pub use presets::Preset;
 pub use section::SymmetryConfig;
 pub use section::{
     BetaSign, CostKind, DataConfig, DataOrder, Derivative, DynamicsConfig, GradcheckConfig,
-    Kernels, LearningRule, Messages, ModelConfig, OutputConfig, PropagateConfig, RateSchedule,
-    RelaxStepsConfig, RhoConfig, RhoKind, SampleConfig, Schedule, Selection, SpikeModel,
-    StdpConfig, TrainingConfig, UpdateRuleKind,
+    Kernels, LearningRule, Messages, ModelConfig, OutputConfig, PresynapticTime, PropagateConfig,
+    RateSchedule, RelaxStepsConfig, RhoConfig, RhoKind, SampleConfig, Schedule, Selection,
+    SpikeModel, StdpConfig, TrainingConfig, UpdateRuleKind,
 };
 pub use validate::{Section, ValidConfig};

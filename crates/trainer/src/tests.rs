@@ -670,3 +670,40 @@ fn shared_noise_makes_the_centred_difference_the_effect_of_beta() {
         assert!(shared < 5.0 * reference, "{name}: shared {shared}, rates {reference}");
     }
 }
+
+#[test]
+fn the_midpoint_temporal_rule_is_the_contrastive_update() {
+    // Summed over a trajectory, (rho(t) + rho(t+1)) / 2 times delta rho telescopes to the
+    // contrastive product difference exactly; the start-of-step form differs from it by
+    // sum_t delta rho_i delta rho_j.
+    use ebm_config::{LearningRule, PresynapticTime};
+    let update = |rule: LearningRule, time: PresynapticTime| {
+        let config = small_config(|c| {
+            c.training.beta_sign = BetaSign::Centred;
+            c.training.persistent_particles = false;
+            c.training.rule = rule;
+            c.training.presynaptic_time = time;
+        });
+        let data = small_data();
+        let net0 = crate::run::init_net(&config).unwrap();
+        let mut net = net0.clone();
+        let mut ws = Workspace::new(&config, &net, 10);
+        let mb = Minibatch { data: &data.train, rows: Rows::Range(0), epoch: 0, index: 0 };
+        train_batch(&config, &mut net, &mut ws, &mut [], mb).unwrap();
+        (0..net.depth()).map(|k| &net.weights[k] - &net0.weights[k]).collect::<Vec<_>>()
+    };
+    let contrastive = update(LearningRule::Contrastive, PresynapticTime::Start);
+    let midpoint = update(LearningRule::Temporal, PresynapticTime::Midpoint);
+    let start = update(LearningRule::Temporal, PresynapticTime::Start);
+    let dist = |a: &[Array2<f32>], b: &[Array2<f32>]| {
+        a.iter().zip(b).map(|(a, b)| (a - b).iter().map(|v| v * v).sum::<f32>()).sum::<f32>().sqrt()
+    };
+    let norm: f32 =
+        contrastive.iter().map(|d| d.iter().map(|v| v * v).sum::<f32>()).sum::<f32>().sqrt();
+    assert!(
+        dist(&midpoint, &contrastive) < 1e-4 * norm,
+        "{} of {norm}",
+        dist(&midpoint, &contrastive)
+    );
+    assert!(dist(&start, &contrastive) > 1e-3 * norm, "{} of {norm}", dist(&start, &contrastive));
+}

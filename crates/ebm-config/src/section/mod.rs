@@ -24,5 +24,6 @@ pub use sample::SampleConfig;
 pub use stdp::{Derivative, SpikeModel, StdpConfig};
 pub use symmetry::SymmetryConfig;
 pub use training::{
-    BetaSign, CostKind, DataOrder, LearningRule, RateSchedule, Selection, TrainingConfig,
+    BetaSign, CostKind, DataOrder, LearningRule, PresynapticTime, RateSchedule, Selection,
+    TrainingConfig,
 };

@@ -62,6 +62,24 @@ pub struct TrainingConfig {
     /// trajectories is the effect of beta alone, not of two noise realisations. No effect on
     /// deterministic dynamics with a deterministic rule.
     pub shared_noise: bool,
+    /// When a local rule (`temporal`, `spiking`) takes its presynaptic factor within a step:
+    /// at its `start` (`rho_j(t)`, Eq 3.18 / 4.1 discretised as written) or at its `midpoint`
+    /// (`(rho_j(t) + rho_j(t+1)) / 2`, or a spike of that probability). Summed over a
+    /// trajectory the midpoint form is exactly the contrastive product difference; the start
+    /// form differs from it by `sum_t delta rho_i delta rho_j`, negligible for smooth
+    /// deterministic trajectories but of the order of the noise for noisy or spiking ones.
+    pub presynaptic_time: PresynapticTime,
+}
+
+/// When a local rule takes its presynaptic factor within a step (`training.presynaptic_time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PresynapticTime {
+    /// `rho_j(t)`, before the step (Eq 3.18 and 4.1 discretised as written).
+    #[default]
+    Start,
+    /// `(rho_j(t) + rho_j(t+1)) / 2`: the midpoint of the step.
+    Midpoint,
 }
 
 /// The default of `training.train_eval_examples`.
@@ -88,6 +106,7 @@ impl Default for TrainingConfig {
             train_eval_every: 1,
             train_eval_examples: DEFAULT_TRAIN_EVAL_EXAMPLES,
             shared_noise: false,
+            presynaptic_time: PresynapticTime::Start,
         }
     }
 }

@@ -14,9 +14,13 @@
 //! second-order terms: `sum_t (delta rho_i rho_j + rho_i delta rho_j) = rho_i rho_j |_0^K -
 //! sum_t delta rho_i delta rho_j`. Biases see a constant presynaptic rate of 1. The input is
 //! clamped (`delta x = 0`), so `W_0` gets only `pre(x)^T delta rho_1`, which the
-//! [`Presynaptic`] part applies. Centred nudging runs a `+beta` and a `-beta` trajectory, with
+//! [`Presynaptic`] part applies. With `training.presynaptic_time = "midpoint"` the factor is
+//! taken at the step's midpoint, `(rho(t) + rho(t+1)) / 2` (or a spike of that probability),
+//! and the sum telescopes to the contrastive difference exactly: `m_i delta rho_j + delta rho_i
+//! m_j = delta (rho_i rho_j)`. Centred nudging runs a `+beta` and a `-beta` trajectory, with
 //! signs `+1` and `-1`, and divides by `2 beta`.
 
+use ebm_config::PresynapticTime;
 use ebm_core::{LayeredNet, Relaxer, States};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Zip};
@@ -68,6 +72,9 @@ pub struct Local<P> {
     dw: Vec<Array2<f32>>,
     /// The presynaptic factor.
     pre: P,
+    /// `(rho(t) + rho(t+1)) / 2` per layer when the factor is taken at the step's midpoint
+    /// (empty otherwise).
+    mid: Vec<Array2<f32>>,
 }
 
 impl<P: Presynaptic> Local<P> {
@@ -81,7 +88,17 @@ impl<P: Presynaptic> Local<P> {
             sum_delta: layer_buffers(net, batch),
             dw,
             pre,
+            mid: Vec::new(),
         }
+    }
+
+    /// Take the presynaptic factor at the midpoint of each step (`training.presynaptic_time`).
+    pub fn with_time(mut self, net: &LayeredNet<f32>, time: PresynapticTime, batch: usize) -> Self {
+        self.mid = match time {
+            PresynapticTime::Start => Vec::new(),
+            PresynapticTime::Midpoint => layer_buffers(net, batch),
+        };
+        self
     }
 }
 
@@ -129,7 +146,18 @@ impl<P: Presynaptic> LearningRule for Local<P> {
             self.sum_delta[k].scaled_add(sign, &self.delta[k]);
         }
         let c0 = sign * ctx.coefficients[0];
-        let pre = self.pre.step(&self.prev, &self.delta[1], c0, &mut net.weights[0]);
+        let rates = if self.mid.is_empty() {
+            &self.prev
+        } else {
+            for k in 1..=depth {
+                Zip::from(&mut self.mid[k])
+                    .and(&self.prev[k])
+                    .and(&self.delta[k])
+                    .for_each(|m, &p, &d| *m = p + 0.5 * d);
+            }
+            &self.mid
+        };
+        let pre = self.pre.step(rates, &self.delta[1], c0, &mut net.weights[0]);
         for k in 1..depth {
             let dw = &mut self.dw[k];
             general_mat_mul(sign, &pre[k].t(), &self.delta[k + 1], 1.0, dw);

@@ -102,9 +102,13 @@ pub fn for_config(
 ) -> Box<dyn LearningRule> {
     match config.training.rule {
         ebm_config::LearningRule::Contrastive => Box::new(Contrastive::new(net, batch)),
-        ebm_config::LearningRule::Temporal => Box::new(Temporal::new(net, batch, Rates)),
+        ebm_config::LearningRule::Temporal => {
+            let time = config.training.presynaptic_time;
+            Box::new(Temporal::new(net, batch, Rates).with_time(net, time, batch))
+        }
         ebm_config::LearningRule::Spiking => {
-            Box::new(Spiking::new(net, batch, Spikes::new(net, batch)))
+            let time = config.training.presynaptic_time;
+            Box::new(Spiking::new(net, batch, Spikes::new(net, batch)).with_time(net, time, batch))
         }
     }
 }
