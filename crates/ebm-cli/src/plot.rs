@@ -125,8 +125,14 @@ fn log_label(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
             String::new()
         } else if scientific {
             // (tick_label would call a value below 1e-12 zero, which no log tick is.)
-            let e = v.log10().round() as i32;
-            let m = (*v / 10f64.powi(e)).round();
+            // The power below (5e-1 is 5 x 10^-1, not 0.5 x 10^0 rounded to 1), with
+            // 9.99.. x 10^k brought back to 1 x 10^(k+1).
+            let mut e = (v.log10() + 1e-9).floor() as i32;
+            let mut m = (*v / 10f64.powi(e)).round();
+            if m >= 10.0 {
+                m /= 10.0;
+                e += 1;
+            }
             match (m == 1.0, e == 0) {
                 (true, true) => "1".to_owned(),
                 (true, false) => format!("1e{e}"),
@@ -540,6 +546,14 @@ mod tests {
         // Up to four decades reaching below 0.001: 1, 2, 5, all scientific.
         let small = log_label(1e-5, 0.05);
         assert_eq!(small(&2e-4), "2e-4");
+        // 5 x 10^k keeps its power (not rounded up to 1 x 10^(k+1)); 10^k from rounding.
+        let tv = log_label(5e-4, 1.0);
+        for (v, label) in [(0.5, "5e-1"), (0.05, "5e-2"), (0.005, "5e-3"), (0.2, "2e-1")] {
+            assert_eq!(tv(&v), label);
+        }
+        assert_eq!(tv(&(0.1 * 0.1 * 10.0)), "1e-1");
+        assert_eq!(tv(&0.999_999_999_9), "1");
+        assert_eq!(tv(&1e-3), "1e-3");
     }
 
     #[test]

@@ -629,6 +629,18 @@ fn sparse_kernels_train_like_the_dense_reference() {
     }
 }
 
+/// One minibatch (the first 10 examples) from the config's initial weights: each weight
+/// matrix's change.
+fn first_batch_update(config: &ValidConfig) -> Vec<Array2<f32>> {
+    let data = small_data();
+    let net0 = crate::run::init_net(config).unwrap();
+    let mut net = net0.clone();
+    let mut ws = Workspace::new(config, &net, 10);
+    let mb = Minibatch { data: &data.train, rows: Rows::Range(0), epoch: 0, index: 0 };
+    train_batch(config, &mut net, &mut ws, &mut [], mb).unwrap();
+    (0..net.depth()).map(|k| &net.weights[k] - &net0.weights[k]).collect()
+}
+
 #[test]
 fn shared_noise_makes_the_centred_difference_the_effect_of_beta() {
     // With noisy dynamics (spiking messages, or Langevin noise) and a tiny beta, the centred
@@ -651,14 +663,7 @@ fn shared_noise_makes_the_centred_difference_the_effect_of_beta() {
             c.training.shared_noise = shared;
             tweak(c);
         });
-        let data = small_data();
-        let net0 = crate::run::init_net(&config).unwrap();
-        let mut net = net0.clone();
-        let mut ws = Workspace::new(&config, &net, 10);
-        let mb = Minibatch { data: &data.train, rows: Rows::Range(0), epoch: 0, index: 0 };
-        train_batch(&config, &mut net, &mut ws, &mut [], mb).unwrap();
-        let d = &net.weights[1] - &net0.weights[1];
-        d.iter().map(|v| v * v).sum::<f32>().sqrt()
+        first_batch_update(&config)[1].iter().map(|v| v * v).sum::<f32>().sqrt()
     };
     let reference = update(false, rates);
     for (name, noisy) in [("spikes", spikes), ("langevin", langevin)] {
@@ -684,13 +689,7 @@ fn the_midpoint_temporal_rule_is_the_contrastive_update() {
             c.training.rule = rule;
             c.training.presynaptic_time = time;
         });
-        let data = small_data();
-        let net0 = crate::run::init_net(&config).unwrap();
-        let mut net = net0.clone();
-        let mut ws = Workspace::new(&config, &net, 10);
-        let mb = Minibatch { data: &data.train, rows: Rows::Range(0), epoch: 0, index: 0 };
-        train_batch(&config, &mut net, &mut ws, &mut [], mb).unwrap();
-        (0..net.depth()).map(|k| &net.weights[k] - &net0.weights[k]).collect::<Vec<_>>()
+        first_batch_update(&config)
     };
     let contrastive = update(LearningRule::Contrastive, PresynapticTime::Start);
     let midpoint = update(LearningRule::Temporal, PresynapticTime::Midpoint);

@@ -111,7 +111,7 @@ impl<A: Scalar> Relaxer<A> {
         }
         self.prepare_custom(states, output);
         let mv = Move { dynamics, output, noisy, spiking, step_index, track_delta };
-        if fast && !noisy && !spiking {
+        if fast {
             return self.step_fast(net, states, &mv);
         }
         let mut max_delta = 0.0f64;
