@@ -1,8 +1,13 @@
 """Energy-based models and equilibrium propagation on the Rust engine of the `ebm` CLI.
 
 - `Config`: a validated run configuration (presets, TOML, dicts, `--set`-style overrides).
-- `train(config, data=None, out=None, on_epoch=None) -> Run`: equilibrium propagation, the
-  same numbers as `ebm train`.
+- `train(config, data=None, out=None, on_epoch=None, *, threads=None, force=False) -> Run`:
+  equilibrium propagation, the same numbers as `ebm train`; `out` gets `ebm train`'s results
+  directory.
+- `resume(run_dir, data=None, out=None, on_epoch=None, *, set=None, threads=None,
+  force=False) -> Run`: continue a saved run, as `ebm train --resume`.
+- `stdp(config=None, *, table="figure4", frame=False)` and `propagate(config=None, *,
+  table="rows", frame=False)`: the experiments' tables as lists of dicts (or DataFrames).
 - `Net`: a network (from a run or `Net.load(path)`): parameters as numpy arrays, `relax`,
   `predict`, `evaluate`, `ep_update`, `true_gradient`.
 """
@@ -62,10 +67,10 @@ class Net:
         """Units per layer, input first."""
     @property
     def weights(self) -> list[npt.NDArray[np.float32]]:
-        """`weights[k]`: `(n_k, n_(k+1))` float32 copies."""
+        """`weights[k]`: `(n_k, n_(k+1))` float32, read-only views of the net's memory (no copy)."""
     @property
     def biases(self) -> list[npt.NDArray[np.float32]]:
-        """`biases[k]`: `(n_(k+1),)` float32 copies."""
+        """`biases[k]`: `(n_(k+1),)` float32, read-only views (no copy)."""
     @property
     def config(self) -> Config:
         """The config the network runs with."""
@@ -110,7 +115,7 @@ class Run:
         """Whether the callback stopped the run early."""
     @property
     def out(self) -> Optional[pathlib.Path]:
-        """Where `model.npz` and `checkpoint.npz` were written."""
+        """The results directory (`model.npz`, `checkpoint.npz`, `summary.json`, ...), if any."""
     @property
     def config(self) -> Config:
         """The run's effective config."""
@@ -122,5 +127,36 @@ def train(
     ] = None,
     out: Optional[_Path] = None,
     on_epoch: Optional[Callable[[dict[str, Any]], Optional[bool]]] = None,
+    *,
+    threads: Optional[int] = None,
+    force: bool = False,
 ) -> Run:
-    """Train by equilibrium propagation: the same numbers as `ebm train`."""
+    """Train by equilibrium propagation: the same numbers as `ebm train`; with `out`, the
+    results directory `ebm train --out` writes (locked while the run lasts)."""
+
+def resume(
+    run_dir: _Path,
+    data: Union[
+        None, _Path, Tuple[_Array, _Array, _Array, _Array], Sequence[_Array]
+    ] = None,
+    out: Optional[_Path] = None,
+    on_epoch: Optional[Callable[[dict[str, Any]], Optional[bool]]] = None,
+    *,
+    set: Optional[dict[str, Any]] = None,
+    threads: Optional[int] = None,
+    force: bool = False,
+) -> Run:
+    """Continue the run saved in `run_dir` (in place, or forked into `out`), with `set`
+    overriding the keys that may change: the same numbers as a run never stopped."""
+
+def stdp(
+    config: Optional[Config] = None, *, table: str = "figure4", frame: bool = False
+) -> Any:
+    """The STDP simulation (section 4.2): `table` "figure4", "figure5", "figure3" or
+    "schemes", as a list of dicts (a pandas DataFrame with `frame=True`)."""
+
+def propagate(
+    config: Optional[Config] = None, *, table: str = "rows", frame: bool = False
+) -> Any:
+    """The early-inference experiment (section 3): `table` "rows", "headline" or
+    "saturation", as a list of dicts (a pandas DataFrame with `frame=True`)."""

@@ -31,6 +31,7 @@ pub struct Interrupted(pub String);
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let bad_input = err.chain().any(|cause| {
         cause.is::<UserError>()
+            || cause.is::<crate::run_files::MemoryShortfall>()
             || cause.is::<ebm_config::ConfigError>()
             || cause.is::<trainer::DataError>()
             || cause.is::<WriteError>()
@@ -48,8 +49,18 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// The one line printed for an error: its causes joined by `: `, leaving out a cause whose
 /// text the line already holds (many errors quote their source), on one line.
 pub fn error_line(err: &anyhow::Error) -> String {
+    cause_line(err.chain())
+}
+
+/// [`error_line`] for an error of the library crates (the error, then its `source()` chain):
+/// what a front end without `anyhow` (the Python package) shows for it.
+pub fn std_error_line(err: &(dyn std::error::Error + 'static)) -> String {
+    cause_line(std::iter::successors(Some(err), |e| e.source()))
+}
+
+fn cause_line<'a>(causes: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) -> String {
     let mut line = String::new();
-    for cause in err.chain() {
+    for cause in causes {
         let text = cause.to_string();
         if line.contains(&text) {
             continue;

@@ -82,6 +82,15 @@ impl PyConfig {
     }
 
     /// A config of complete TOML text (e.g. a run's effective config).
+    /// The preset the config starts from, by name, as `summary.json` records `--preset`
+    /// (`None` for the default base and for TOML text).
+    pub(crate) fn preset_name(&self) -> Option<String> {
+        match &self.base {
+            Base::Source { preset: Some(p), .. } => Some(p.to_string()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn from_text(text: String) -> Self {
         Self { base: Base::Text(text), overrides: Vec::new() }
     }

@@ -5,8 +5,11 @@
 use std::path::PathBuf;
 
 use ebm_config::ValidConfig;
-use ndarray::{Array2, ArrayViewD, Axis, Ix2};
-use numpy::{AllowTypeChange, IntoPyArray, PyArrayLike1, PyArrayLikeDyn, PyReadonlyArrayDyn};
+use ndarray::{Array2, ArrayView2, ArrayViewD, Axis, Ix2};
+use numpy::{
+    AllowTypeChange, IntoPyArray, PyArray2, PyArrayLike1, PyArrayLikeDyn, PyArrayMethods,
+    PyReadonlyArray2, PyReadonlyArrayDyn,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -111,6 +114,39 @@ pub(crate) fn images(name: &str, obj: &Bound<'_, PyAny>, digest: bool) -> PyResu
         bytes.extend(x.iter().flat_map(|v| v.to_le_bytes()));
     }
     Ok(Images { x, shape, digest: bytes })
+}
+
+/// Images the free phase reads: a C-contiguous float32 `(n, pixels)` array in place (no
+/// copy; it stays borrowed, read-only, while Rust reads it), anything else converted as
+/// [`images`] converts it.
+pub(crate) enum ImagesIn<'py> {
+    Borrowed(PyReadonlyArray2<'py, f32>),
+    Owned(Array2<f32>),
+}
+
+impl ImagesIn<'_> {
+    pub(crate) fn view(&self) -> ArrayView2<'_, f32> {
+        match self {
+            ImagesIn::Borrowed(a) => a.as_array(),
+            ImagesIn::Owned(a) => a.view(),
+        }
+    }
+}
+
+/// `obj` as [`ImagesIn`]: borrowed when its layout allows, else a converted copy.
+pub(crate) fn images_in<'py>(name: &str, obj: &Bound<'py, PyAny>) -> PyResult<ImagesIn<'py>> {
+    if let Ok(a) = obj.cast::<PyArray2<f32>>()
+        && let Ok(ro) = a.try_readonly()
+        && ro.as_array().is_standard_layout()
+    {
+        if let Some(i) = ro.as_array().iter().position(|v| !v.is_finite()) {
+            return Err(PyValueError::new_err(format!(
+                "{name} holds a non-finite value (at flat index {i})"
+            )));
+        }
+        return Ok(ImagesIn::Borrowed(ro));
+    }
+    Ok(ImagesIn::Owned(images(name, obj, false)?.x))
 }
 
 fn flatten(name: &str, a: ArrayViewD<'_, f32>) -> PyResult<(Array2<f32>, (usize, usize))> {

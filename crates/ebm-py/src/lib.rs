@@ -17,6 +17,7 @@
 mod config;
 mod convert;
 mod data;
+mod experiments;
 mod net;
 mod train;
 
@@ -30,19 +31,7 @@ use trainer::{DataError, TrainError};
 
 /// The error and its causes on one line, each cause once (what the CLI prints after `error: `).
 pub(crate) fn error_line(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = String::new();
-    let mut cause = Some(err);
-    while let Some(e) = cause {
-        let text = e.to_string();
-        if !line.contains(&text) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&text);
-        }
-        cause = e.source();
-    }
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
+    ebm_cli::output::std_error_line(err)
 }
 
 /// A configuration error as a Python exception: `FileNotFoundError` / `OSError` for a file that
@@ -113,7 +102,10 @@ fn ebm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<net::PyNet>()?;
     m.add_class::<train::PyRun>()?;
     m.add_function(wrap_pyfunction!(train::train, m)?)?;
+    m.add_function(wrap_pyfunction!(train::resume, m)?)?;
     m.add_function(wrap_pyfunction!(data::load_data, m)?)?;
+    m.add_function(wrap_pyfunction!(experiments::stdp, m)?)?;
+    m.add_function(wrap_pyfunction!(experiments::propagate, m)?)?;
     m.add("PRESETS", ebm_config::Preset::names())?;
     Ok(())
 }

@@ -8,19 +8,16 @@ use std::path::PathBuf;
 use ebm_config::{GradcheckConfig, Section, ValidConfig};
 use ebm_core::gradient::{ParamGrad, ep_estimate, true_gradient};
 use ebm_core::{CoreError, Dynamics, LayeredNet, Output, Relaxer, Rho, States};
-use ndarray::Array2;
-use numpy::{
-    AllowTypeChange, IntoPyArray, PyArray1, PyArray2, PyArrayLike1, PyArrayLike2, ToPyArray,
-};
+use ndarray::{Array2, ArrayView2};
+use numpy::{AllowTypeChange, IntoPyArray, PyArray1, PyArray2, PyArrayLike1, PyArrayLike2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use trainer::Dataset;
 use trainer::checkpoint;
-use trainer::evaluate::{Evaluation, evaluate};
+use trainer::evaluate::{Evaluation, Examples, evaluate_examples};
 
 use crate::config::PyConfig;
-use crate::data::{images, labels};
+use crate::data::{images, images_in, labels};
 use crate::{config_err, core_err, train_err};
 
 /// A layered energy-based network and the config it runs with (its dynamics, evaluation steps
@@ -84,26 +81,39 @@ fn free_fixed_point(
     Ok((relaxer, free, r.last_delta))
 }
 
-impl PyNet {
-    /// `x` as the dataset `trainer::evaluate` scores (labels `y`, or zeros).
-    fn dataset(&self, x: Array2<f32>, y: Option<Vec<u8>>) -> Dataset {
-        let classes = *self.config.model.layers.last().expect("validated");
-        let labels = y.unwrap_or_else(|| vec![0; x.nrows()]);
-        Dataset { labels, classes, image_shape: (1, x.ncols()), images: x }
-    }
+/// A numpy array over `a`, one of `owner`'s parameter arrays, without a copy: the array keeps
+/// `owner` alive (its base) and is marked read-only.
+#[allow(unsafe_code)]
+fn read_only_view<'py, D: ndarray::Dimension>(
+    a: &ndarray::Array<f32, D>,
+    owner: &Bound<'py, PyNet>,
+) -> PyResult<Bound<'py, numpy::PyArray<f32, D>>> {
+    // SAFETY: `a` is owned by `owner`'s network. `PyNet` is frozen and no method mutates,
+    // reallocates or moves its arrays after construction, so the memory stays valid and
+    // unchanged for as long as the view holds `owner` as its base object; the view is made
+    // read-only before Python sees it, so no one writes through it either.
+    let view = unsafe { numpy::PyArray::borrow_from_array(a, owner.clone().into_any()) };
+    view.getattr("flags")?.setattr("writeable", false)?;
+    Ok(view)
+}
 
+impl PyNet {
+    /// The free phase of `x` (labels `y`, or zeros) as `trainer::evaluate` runs it, on the
+    /// images in place.
     fn evaluation(
         &self,
         py: Python<'_>,
-        x: Array2<f32>,
+        x: ArrayView2<'_, f32>,
         y: Option<Vec<u8>>,
         steps: Option<usize>,
         particles: Option<&mut [Array2<f32>]>,
     ) -> PyResult<Evaluation> {
-        let data = self.dataset(x, y);
+        let classes = *self.config.model.layers.last().expect("validated");
+        let labels = y.unwrap_or_else(|| vec![0; x.nrows()]);
+        let examples = Examples { images: x, labels: &labels, classes };
         let steps = steps.unwrap_or_else(|| self.config.eval_steps());
         let cost = self.config.training.cost;
-        py.detach(|| evaluate(&self.config, &self.net, &data, steps, cost, particles))
+        py.detach(|| evaluate_examples(&self.config, &self.net, examples, steps, cost, particles))
             .map_err(train_err)
     }
 
@@ -182,16 +192,18 @@ impl PyNet {
         self.net.sizes()
     }
 
-    /// The weights: `weights[k]` is `(n_k, n_(k+1))` float32 (a copy).
+    /// The weights: `weights[k]` is `(n_k, n_(k+1))` float32, a read-only view of the
+    /// network's own memory (no copy; `w.copy()` for an array to change).
     #[getter]
-    fn weights<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyArray2<f32>>> {
-        self.net.weights.iter().map(|w| w.to_pyarray(py)).collect()
+    fn weights<'py>(slf: &Bound<'py, Self>) -> PyResult<Vec<Bound<'py, PyArray2<f32>>>> {
+        slf.get().net.weights.iter().map(|w| read_only_view(w, slf)).collect()
     }
 
-    /// The biases: `biases[k]` is `(n_(k+1),)` float32, the bias of layer `k + 1` (a copy).
+    /// The biases: `biases[k]` is `(n_(k+1),)` float32, the bias of layer `k + 1`, a
+    /// read-only view as `weights`.
     #[getter]
-    fn biases<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyArray1<f32>>> {
-        self.net.biases.iter().map(|b| b.to_pyarray(py)).collect()
+    fn biases<'py>(slf: &Bound<'py, Self>) -> PyResult<Vec<Bound<'py, PyArray1<f32>>>> {
+        slf.get().net.biases.iter().map(|b| read_only_view(b, slf)).collect()
     }
 
     /// The config the network runs with (the run's, or the one its file records).
@@ -219,8 +231,8 @@ impl PyNet {
         steps: Option<usize>,
         start: Option<Vec<PyArrayLike2<'py, f32, AllowTypeChange>>>,
     ) -> PyResult<Vec<Bound<'py, PyArray2<f32>>>> {
-        let x = images("x", x, false)?.x;
-        let n = x.nrows();
+        let x = images_in("x", x)?;
+        let n = x.view().nrows();
         let sizes = self.net.sizes();
         let mut particles: Vec<Array2<f32>> = match start {
             None => sizes[1..].iter().map(|&u| Array2::zeros((n, u))).collect(),
@@ -247,7 +259,7 @@ impl PyNet {
                 p
             }
         };
-        self.evaluation(py, x, None, steps, Some(&mut particles))?;
+        self.evaluation(py, x.view(), None, steps, Some(&mut particles))?;
         Ok(particles.into_iter().map(|p| p.into_pyarray(py)).collect())
     }
 
@@ -260,8 +272,8 @@ impl PyNet {
         x: &Bound<'py, PyAny>,
         steps: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let x = images("x", x, false)?.x;
-        let e = self.evaluation(py, x, None, steps, None)?;
+        let x = images_in("x", x)?;
+        let e = self.evaluation(py, x.view(), None, steps, None)?;
         let p: Vec<i64> = e.predictions.iter().map(|&p| i64::from(p)).collect();
         Ok(p.into_pyarray(py))
     }
@@ -276,15 +288,15 @@ impl PyNet {
         y: &Bound<'_, PyAny>,
         steps: Option<usize>,
     ) -> PyResult<f64> {
-        let x = images("x", x, false)?.x;
-        let y = labels("y", y, x.nrows())?;
+        let x = images_in("x", x)?;
+        let y = labels("y", y, x.view().nrows())?;
         let classes = *self.config.model.layers.last().expect("validated");
         if let Some((i, l)) = y.iter().enumerate().find(|(_, l)| usize::from(**l) >= classes) {
             return Err(PyValueError::new_err(format!(
                 "y[{i}] = {l}: the network has {classes} output units"
             )));
         }
-        Ok(self.evaluation(py, x, Some(y), steps, None)?.error_rate())
+        Ok(self.evaluation(py, x.view(), Some(y), steps, None)?.error_rate())
     }
 
     /// The equilibrium-propagation estimate of the gradient of `L = mean C(y*, d)` (the

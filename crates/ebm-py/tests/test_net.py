@@ -6,15 +6,41 @@ import pytest
 import ebm
 
 
-def test_parameters_are_float32_copies(small_run):
+def test_parameters_are_read_only_views(small_run):
     net = small_run.net
     assert net.sizes == [784, 500, 10]
     w, b = net.weights, net.biases
     assert [a.shape for a in w] == [(784, 500), (500, 10)]
     assert [a.shape for a in b] == [(500,), (10,)]
     assert all(a.dtype == np.float32 for a in w + b)
-    w[0][:] = 0  # a copy: the net is unchanged
+    # views of the net's own memory (no copy), read-only: the net cannot be changed through them
+    assert all(not a.flags.writeable and not a.flags.owndata for a in w + b)
+    assert np.shares_memory(w[0], net.weights[0])
+    with pytest.raises(ValueError, match="read-only"):
+        w[0][0, 0] = 1.0
+    copy = w[0].copy()
+    copy[:] = 0
     assert net.weights[0].any()
+    # the view keeps the net alive (its base), so its memory outlives every other reference
+    total = float(w[0].sum())
+    net = ebm.Net(w, b)  # built from the views: its own copy
+    del net
+    import gc
+
+    gc.collect()
+    assert isinstance(w[0].base, ebm.Net) and float(w[0].sum()) == total
+
+
+def test_float32_inputs_are_read_in_place(small_run, data):
+    # a C-contiguous float32 array is read without a copy; other layouts are converted, with
+    # the same predictions
+    net = small_run.net
+    x = np.ascontiguousarray(data[2][:300], dtype=np.float32)
+    p = net.predict(x)
+    np.testing.assert_array_equal(net.predict(np.asfortranarray(x)), p)
+    np.testing.assert_array_equal(net.predict(x.astype(np.float64)), p)
+    np.testing.assert_array_equal(net.predict(x.reshape(-1, 28, 28)), p)
+    assert x.flags.writeable  # the borrow is released
 
 
 def test_relax_and_predict_shapes(small_run, data):

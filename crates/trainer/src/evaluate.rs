@@ -3,11 +3,10 @@
 
 use ebm_config::{CostKind, ValidConfig};
 use ebm_core::{Dynamics, LayeredNet, Output, Relaxer, States, Stop, argmax_rows};
-use ndarray::{Array2, s};
+use ndarray::{Array2, ArrayView2, s};
 use rayon::prelude::*;
 
 use crate::TrainError;
-use crate::batch::Rows;
 use crate::data::Dataset;
 use crate::rng::{Stream, stream_rng};
 
@@ -48,7 +47,50 @@ pub fn evaluate(
     cost: CostKind,
     particles: Option<&mut [Array2<f32>]>,
 ) -> Result<Evaluation, TrainError> {
-    let n = data.len();
+    evaluate_examples(config, net, Examples::of(data), steps, cost, particles)
+}
+
+/// Examples to evaluate, borrowed (a [`Dataset`]'s, or arrays a front end holds, without a
+/// copy): `images` `(n, pixels)`, `labels` `n` classes below `classes`.
+#[derive(Debug, Clone, Copy)]
+pub struct Examples<'a> {
+    /// One row per example, pixels in [0, 1].
+    pub images: ArrayView2<'a, f32>,
+    /// The label of every row.
+    pub labels: &'a [u8],
+    /// Output units of the net (the one-hot targets' width).
+    pub classes: usize,
+}
+
+impl<'a> Examples<'a> {
+    /// Every example of `data`.
+    pub fn of(data: &'a Dataset) -> Self {
+        Self { images: data.images.view(), labels: &data.labels, classes: data.classes }
+    }
+
+    /// The one-hot targets of rows `start..start + n` (as `Dataset::one_hot`).
+    fn one_hot(&self, start: usize, n: usize) -> Array2<f32> {
+        let mut out = Array2::zeros((n, self.classes));
+        for (b, &l) in self.labels[start..start + n].iter().enumerate() {
+            if let Some(v) = out.get_mut((b, usize::from(l))) {
+                *v = 1.0;
+            }
+        }
+        out
+    }
+}
+
+/// [`evaluate`] on borrowed examples.
+pub fn evaluate_examples(
+    config: &ValidConfig,
+    net: &LayeredNet<f32>,
+    data: Examples<'_>,
+    steps: usize,
+    cost: CostKind,
+    particles: Option<&mut [Array2<f32>]>,
+) -> Result<Evaluation, TrainError> {
+    let n = data.labels.len();
+    debug_assert_eq!(n, data.images.nrows());
     let depth = net.depth();
     let dyn_ = Dynamics::of(&config.dynamics);
     let stop = Stop { max_steps: steps, tolerance: config.dynamics.tolerance, trace_energy: false };
@@ -77,7 +119,7 @@ pub fn evaluate(
                 argmax_rows(states.output().view()).into_iter().map(|p| p as u32).collect();
             let errors =
                 predictions.iter().zip(labels).filter(|(p, l)| **p != u32::from(**l)).count();
-            let target = data.one_hot(Rows::Range(start), end - start);
+            let target = data.one_hot(start, end - start);
             let energy: f64 = relaxer.energy(net, &states).iter().map(|&e| f64::from(e)).sum();
             let c: f64 = ebm_core::energy::cost(states.output(), target.view(), cost)
                 .iter()

@@ -9,12 +9,12 @@ mod plot;
 mod propagate;
 mod relax;
 mod relax_steps;
-mod run_report;
+pub(crate) mod run_report;
 mod sample;
 mod stdp;
 mod sweep;
 mod symmetry;
-mod train;
+pub(crate) mod train;
 
 use anyhow::Context as _;
 use ebm_config::{ConfigSource, Section, ValidConfig};

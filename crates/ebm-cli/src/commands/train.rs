@@ -13,81 +13,22 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
-use trainer::checkpoint::{self, SavedRun};
-use trainer::provenance::{Process, Provenance};
+use trainer::checkpoint::SavedRun;
+use trainer::provenance::Process;
 use trainer::run::{EpochMetrics, Observer, TrainState};
 use trainer::{DataSplits, Limits, Location, Outcome};
 
 use ebm_config::Section;
 
-use super::run_report::{self, Status};
 use crate::cli::{GlobalOpts, TrainArgs};
 use crate::logging::progress_enabled;
 use crate::output::{Interrupted, OutDir, UserError, error_line, results_dir};
-
-#[derive(Serialize)]
-struct Summary<'a> {
-    command: &'static str,
-    preset: Option<&'a str>,
-    seed: u64,
-    epochs: usize,
-    final_test_error: f64,
-    final_test_error_persistent: f64,
-    final_train_error: Option<f64>,
-    /// How many training examples `final_train_error` scored (`training.train_eval_examples`).
-    final_train_eval_examples: Option<usize>,
-    final_train_error_running: f64,
-    epoch_seconds: Vec<f64>,
-    /// Wall time of this process (data loading and checkpoint writes included; a resumed run
-    /// counts only since its resumption).
-    total_seconds: f64,
-    /// Training and evaluation seconds summed over every epoch of the run, across `--resume`.
-    run_seconds: f64,
-    /// SHA-256 of the parameters (see `docs/formats.md`).
-    model_sha256: String,
-    /// Examples of the training, validation and test sets.
-    examples: Examples,
-    /// The epoch the selection rule (`training.select`) chose, with its validation and test
-    /// errors; the `final_*` figures are the last epoch's.
-    selected: Selected,
-    provenance: Provenance,
-    config: &'a ebm_config::Config,
-}
-
-#[derive(Serialize)]
-struct Examples {
-    train: usize,
-    validation: usize,
-    test: usize,
-}
-
-#[derive(Serialize)]
-struct Selected {
-    /// `last` or `best-validation`.
-    rule: ebm_config::Selection,
-    epoch: Option<usize>,
-    validation_error: Option<f64>,
-    test_error: Option<f64>,
-    test_error_persistent: Option<f64>,
-    /// The model file of that epoch.
-    model: Option<&'static str>,
-}
-
-/// The file `best-validation` keeps the selected epoch's model in.
-const BEST_MODEL: &str = "best-model.npz";
+use crate::run_files::RunFiles;
 
 struct CliObserver<'a> {
-    out: &'a OutDir,
-    data: &'a DataSplits,
+    files: RunFiles<'a>,
     stop: Arc<AtomicBool>,
     bar: Option<ProgressBar>,
-    preset: Option<&'a str>,
-    started: Instant,
-    /// (epochs, minibatches) done at the last checkpoint on disk, if any.
-    saved: Option<(usize, usize)>,
-    /// The thread writing the latest checkpoint, if it has not been waited for.
-    writing: Option<std::thread::JoinHandle<Result<(usize, usize), trainer::TrainError>>>,
     /// When this process's first minibatch finished and the (epochs, minibatches) done then:
     /// the whole-run ETA's pace is measured from there (data loading left out).
     pace_from: Option<(Instant, (usize, usize))>,
@@ -98,45 +39,6 @@ struct CliObserver<'a> {
 }
 
 impl CliObserver<'_> {
-    /// Write the resume state: encoded here (a copy in memory), written and synced by a
-    /// thread of its own while training goes on, so the run does not wait for the disk. One
-    /// write at a time: a new checkpoint first waits for the previous one (and reports its
-    /// error, if any).
-    fn save_checkpoint(&mut self, state: &TrainState) -> Result<()> {
-        self.wait_checkpoint()?;
-        self.out.register(checkpoint::FILE_NAME)?;
-        let encoded = checkpoint::encode_checkpoint(&self.out.join(checkpoint::FILE_NAME), state)?;
-        self.writing = Some(std::thread::spawn(move || {
-            encoded.write()?;
-            // Logged once it is on disk (a killed run's log never names a checkpoint it lacks).
-            tracing::info!(
-                "checkpoint: {} epochs + {} minibatches done -> {}",
-                encoded.done.0,
-                encoded.done.1,
-                encoded.path().display()
-            );
-            Ok(encoded.done)
-        }));
-        Ok(())
-    }
-
-    /// Wait for the checkpoint being written, if any.
-    fn wait_checkpoint(&mut self) -> Result<()> {
-        if let Some(writer) = self.writing.take() {
-            let done = writer
-                .join()
-                .map_err(|_| anyhow::anyhow!("the thread writing checkpoint.npz panicked"))??;
-            self.saved = Some(done);
-        }
-        Ok(())
-    }
-
-    fn save_model(&self, state: &TrainState) -> Result<()> {
-        self.out.register(checkpoint::MODEL_FILE_NAME)?;
-        checkpoint::save_model(&self.out.join(checkpoint::MODEL_FILE_NAME), state)?;
-        Ok(())
-    }
-
     /// The progress bar's message: the epoch of the run, the last test error, the run's ETA.
     fn progress(&self, epoch: usize, batch: usize, total: usize) -> String {
         let mut m = format!("epoch {epoch}/{}", self.epochs);
@@ -165,21 +67,6 @@ impl CliObserver<'_> {
             humantime::format_duration(std::time::Duration::from_secs(secs.round() as u64))
                 .to_string(),
         )
-    }
-
-    /// What is left on disk after a failure, for the error message.
-    fn last_good(&self) -> String {
-        match self.saved {
-            Some((epoch, batch)) => format!(
-                "last good checkpoint kept: {} ({epoch} epochs + {batch} minibatches done)",
-                self.out.join(checkpoint::FILE_NAME).display()
-            ),
-            None => "no checkpoint had been written".to_owned(),
-        }
-    }
-
-    fn write_results(&self, state: &TrainState, status: Status) -> Result<()> {
-        write_results(self.out, state, self.data, self.preset, self.started, status)
     }
 }
 
@@ -228,133 +115,15 @@ impl Observer for CliObserver<'_> {
             m.eval_seconds,
             eta.map(|e| format!(" | run ETA {e}")).unwrap_or_default(),
         );
-        self.save_model(state)?;
-        if state.selected.as_ref().is_some_and(|s| s.epoch == m.epoch) {
-            self.out.register(BEST_MODEL)?;
-            checkpoint::save_model(&self.out.join(BEST_MODEL), state)?;
-        }
-        if state.checkpoint_due_after_epoch(m.epoch) {
-            self.save_checkpoint(state)?;
-        }
-        self.write_results(state, Status::Running)
+        self.files.after_epoch(m, state)
     }
 
     fn after_batch(&mut self, state: &TrainState) -> Result<()> {
-        if state.checkpoint_due_after_batch() {
-            self.save_checkpoint(state)?;
-        }
-        Ok(())
+        self.files.after_batch(state)
     }
 
     fn should_stop(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
-    }
-}
-
-fn write_results(
-    out: &OutDir,
-    state: &TrainState,
-    data: &DataSplits,
-    preset: Option<&str>,
-    started: Instant,
-    status: Status,
-) -> Result<()> {
-    let depth = state.net.depth();
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = [
-        "epoch",
-        "train_error_running",
-        "train_error",
-        "test_error",
-        "test_error_persistent",
-        "validation_error",
-        "validation_error_persistent",
-        "mean_energy",
-        "mean_cost",
-    ]
-    .map(String::from)
-    .to_vec();
-    header.extend((0..depth).map(|k| format!("rel_change_w{k}")));
-    header.extend(["seconds".into(), "eval_seconds".into()]);
-    csv.write_record(&header)?;
-    for m in &state.history {
-        let mut rec = vec![
-            m.epoch.to_string(),
-            m.train_error_running.to_string(),
-            m.train_error.map(|e| e.to_string()).unwrap_or_default(),
-            m.test_error.to_string(),
-            m.test_error_persistent.to_string(),
-            m.validation_error.map(|e| e.to_string()).unwrap_or_default(),
-            m.validation_error_persistent.map(|e| e.to_string()).unwrap_or_default(),
-            m.mean_energy.to_string(),
-            m.mean_cost.to_string(),
-        ];
-        rec.extend(m.relative_weight_change.iter().map(|v| v.to_string()));
-        rec.extend([m.seconds.to_string(), m.eval_seconds.to_string()]);
-        csv.write_record(&rec)?;
-    }
-    let metrics = csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    out.write("metrics.csv", &metrics)?;
-    let last = state.history.last();
-    let summary = Summary {
-        command: "train",
-        preset,
-        seed: state.config.seed,
-        epochs: state.history.len(),
-        final_test_error: last.map_or(f64::NAN, |m| m.test_error),
-        final_test_error_persistent: last.map_or(f64::NAN, |m| m.test_error_persistent),
-        final_train_error: last.and_then(|m| m.train_error),
-        final_train_eval_examples: last.and_then(|m| m.train_eval_examples),
-        final_train_error_running: last.map_or(f64::NAN, |m| m.train_error_running),
-        epoch_seconds: state.history.iter().map(|m| m.seconds).collect(),
-        total_seconds: started.elapsed().as_secs_f64(),
-        run_seconds: state.history.iter().map(|m| m.seconds + m.eval_seconds).sum(),
-        model_sha256: checkpoint::parameters_sha256(&state.net),
-        examples: Examples {
-            train: state.train_particles.first().map_or(0, |p| p.nrows()),
-            validation: state.validation_particles.first().map_or(0, |p| p.nrows()),
-            test: state.test_particles.first().map_or(0, |p| p.nrows()),
-        },
-        selected: selected(state),
-        provenance: state.provenance.stamped(),
-        config: state.config.config(),
-    };
-    out.write_json("summary.json", &summary)?;
-    if state.config.output.plots && !state.history.is_empty() {
-        run_report::write(out, state, data, preset, &metrics, status)?;
-    }
-    Ok(())
-}
-
-/// The selected epoch as `summary.json` reports it: the best validation epoch so far, or the
-/// last epoch.
-fn selected(state: &TrainState) -> Selected {
-    let rule = state.config.training.select;
-    match (&state.selected, state.history.last()) {
-        (Some(s), _) => Selected {
-            rule,
-            epoch: Some(s.epoch),
-            validation_error: Some(s.validation_error),
-            test_error: Some(s.test_error),
-            test_error_persistent: Some(s.test_error_persistent),
-            model: Some(BEST_MODEL),
-        },
-        (None, Some(m)) if rule == ebm_config::Selection::Last => Selected {
-            rule,
-            epoch: Some(m.epoch),
-            validation_error: m.validation_error,
-            test_error: Some(m.test_error),
-            test_error_persistent: Some(m.test_error_persistent),
-            model: Some(checkpoint::MODEL_FILE_NAME),
-        },
-        _ => Selected {
-            rule,
-            epoch: None,
-            validation_error: None,
-            test_error: None,
-            test_error_persistent: None,
-            model: None,
-        },
     }
 }
 
@@ -386,11 +155,7 @@ pub(super) fn load_data(
 
 /// The data a saved run is continued or evaluated on: `--data` when given, else the source the
 /// run recorded (which must still exist). Whether other data is accepted is the caller's call.
-pub(super) fn data_of_saved(
-    dir: Option<&Path>,
-    saved: &SavedRun,
-    file: &Path,
-) -> Result<DataSplits> {
+pub fn data_of_saved(dir: Option<&Path>, saved: &SavedRun, file: &Path) -> Result<DataSplits> {
     let limits = Limits::from_config(&saved.config.data);
     let location = match (dir, &saved.provenance) {
         (Some(dir), _) => Location::from_arg(dir),
@@ -424,21 +189,10 @@ pub(super) fn data_of_saved(
 pub(super) fn this_process() -> Process {
     Process::start(
         env!("CARGO_PKG_VERSION"),
-        env!("EBM_GIT_COMMIT"),
+        crate::GIT_COMMIT,
         std::env::args().collect(),
         rayon::current_num_threads(),
     )
-}
-
-/// Refuse a run whose buffers would not fit in the memory available, before allocating them.
-fn check_memory(config: &ebm_config::ValidConfig, data: &DataSplits) -> Result<()> {
-    let mut system = sysinfo::System::new();
-    system.refresh_memory();
-    let threads = rayon::current_num_threads();
-    match trainer::run::memory_shortfall(config, data, threads, system.available_memory()) {
-        Some(why) => Err(UserError(why).into()),
-        None => Ok(()),
-    }
 }
 
 /// `ebm train`.
@@ -452,7 +206,7 @@ pub fn run(args: &TrainArgs, global: &GlobalOpts) -> Result<()> {
         None => {
             let config = super::load(global, &Section::TRAIN)?;
             let data = load_data(args.data.as_deref(), &config)?;
-            check_memory(&config, &data)?;
+            crate::run_files::check_memory(&config, &data)?;
             let out = OutDir::fresh(&results_dir(global, &config, "train"), global.force)?;
             let mut state = TrainState::new(config, &data)?;
             state.provenance.process = this_process();
@@ -474,43 +228,14 @@ fn resume(
         )
         .into());
     }
-    let fork = global.out.as_deref().filter(|o| !same_dir(o, dir));
-    // In place, the directory is locked before the checkpoint is read: a run still writing
-    // there is refused, and one that just finished leaves its last checkpoint to read.
-    let in_place = match fork {
-        Some(_) => None,
-        None if dir.is_dir() => Some(OutDir::existing(dir)?),
-        None => None,
-    };
-    let path = dir.join(checkpoint::FILE_NAME);
-    if !path.exists() {
-        return Err(no_checkpoint(dir).into());
-    }
-    let overrides = super::overrides(global);
-    let saved = checkpoint::read_saved(&path, &overrides)?;
-    let data = data_of_saved(args.data.as_deref(), &saved, &path)?;
-    check_memory(&saved.config, &data)?;
-    let mut state = checkpoint::load(&path, &data, &overrides)?;
-    state.provenance = Provenance::resumed(state.provenance, this_process());
-    tracing::info!(
-        "resuming {} at epoch {}, minibatch {}{}",
-        path.display(),
-        state.epoch + 1,
-        state.batch,
-        fork.map(|f| format!(" into {}", f.display())).unwrap_or_default()
-    );
-    let out = match in_place {
-        Some(out) => out,
-        None => OutDir::fresh(fork.unwrap_or(dir), global.force)?,
-    };
-    Ok((state, out, data))
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
+    crate::run_files::resume(
+        dir,
+        global.out.as_deref(),
+        &super::overrides(global),
+        global.force,
+        this_process(),
+        |saved, path| data_of_saved(args.data.as_deref(), saved, path),
+    )
 }
 
 fn train_loop(
@@ -546,14 +271,15 @@ fn train_loop(
     });
     let preset = global.preset.clone();
     let mut observer = CliObserver {
-        out,
-        data,
+        files: RunFiles::new(
+            out,
+            data,
+            preset.as_deref(),
+            started,
+            resumed.then_some((state.epoch, state.batch)),
+        ),
         stop,
         bar: bar.clone(),
-        preset: preset.as_deref(),
-        started,
-        saved: resumed.then_some((state.epoch, state.batch)),
-        writing: None,
         pace_from: None,
         epochs: state.config.training.epochs,
         last_test: state.history.last().map(|m| m.test_error),
@@ -570,12 +296,12 @@ fn train_loop(
         bar.finish_and_clear();
     }
     // The last checkpoint is on disk before the run reports anything, success or failure.
-    let written = observer.wait_checkpoint();
+    let written = observer.files.wait_checkpoint();
     let outcome = outcome.and_then(|o| written.map(|()| o));
     // On an error the state in memory is not saved (it may hold NaN): what is on disk is the
     // last good checkpoint.
     let outcome = outcome.map_err(|e| -> anyhow::Error {
-        let note = observer.last_good();
+        let note = observer.files.last_good();
         if crate::output::exit_code(&e) == 2 {
             UserError(format!("{}; {note}", error_line(&e))).into()
         } else {
@@ -583,10 +309,7 @@ fn train_loop(
         }
     })?;
     if outcome == Outcome::Interrupted {
-        observer.save_model(state)?;
-        observer.save_checkpoint(state)?;
-        observer.wait_checkpoint()?;
-        observer.write_results(state, Status::Interrupted)?;
+        observer.files.save_interrupted(state)?;
         return Err(Interrupted(out.path().display().to_string()).into());
     }
     if let Some(m) = state.history.last() {
@@ -612,18 +335,4 @@ fn reevaluated(m: &EpochMetrics, sep: &str) -> String {
     let Some(e) = m.train_error else { return String::new() };
     let on = m.train_eval_examples.map(|n| format!(" on {n} examples")).unwrap_or_default();
     format!("{sep}{:.2}% (re-evaluated{on})", 100.0 * e)
-}
-
-/// The error for `--resume DIR` when `DIR` holds no checkpoint: the run was stopped (or
-/// killed) before writing its first one, so there is nothing to continue.
-fn no_checkpoint(dir: &Path) -> UserError {
-    if !dir.is_dir() {
-        return UserError(format!("--resume {}: no such results directory", dir.display()));
-    }
-    UserError(format!(
-        "--resume {}: the directory holds no {} (the run stopped before its first checkpoint): start the run again with --out {} --force",
-        dir.display(),
-        checkpoint::FILE_NAME,
-        dir.display()
-    ))
 }
