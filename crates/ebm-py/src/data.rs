@@ -37,9 +37,6 @@ impl DataArg {
     }
 }
 
-/// The source recorded for data given as arrays (`Location` has no variant for memory).
-pub(crate) const ARRAYS: &str = "<numpy arrays>";
-
 /// Resolve `data`: `None` is the config's `data.dir` (else the embedded subset), as `ebm
 /// train` without `--data`; a `str` or `os.PathLike` is `--data` (`"embedded"` names the
 /// embedded subset); a tuple or list of four arrays is `(x_train, y_train, x_test, y_test)`.
@@ -244,7 +241,7 @@ fn splits(
         validation: (data.validation > 0)
             .then(|| dataset(&train_images, &train_labels, held_out..n)),
         test: dataset(&test_images, &test_labels, 0..n_test),
-        source: DataSource { source: Location::from(ARRAYS.to_owned()), fingerprint },
+        source: DataSource { source: Location::Memory, fingerprint },
     };
     for (set, name) in [(&splits.train, "x_train"), (&splits.test, "x_test")] {
         if set.is_empty() {

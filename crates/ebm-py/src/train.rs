@@ -20,11 +20,11 @@ use trainer::checkpoint;
 use trainer::io::WriteError;
 use trainer::provenance::Process;
 use trainer::run::{EpochMetrics, Observer, TrainState};
-use trainer::{DataSplits, Outcome, TrainError};
+use trainer::{DataSplits, Location, Outcome, TrainError};
 
 use crate::config::PyConfig;
 use crate::convert::{dict_overrides, to_py};
-use crate::data::{ARRAYS, data_arg};
+use crate::data::data_arg;
 use crate::net::PyNet;
 use crate::train_err;
 
@@ -330,7 +330,7 @@ pub fn resume(
     // takes well under a second.
     let load = |saved: &checkpoint::SavedRun, path: &Path| -> anyhow::Result<DataSplits> {
         let recorded_arrays =
-            saved.provenance.as_ref().is_some_and(|p| p.data.source.to_string() == ARRAYS);
+            saved.provenance.as_ref().is_some_and(|p| p.data.source == Location::Memory);
         match data {
             None if recorded_arrays => Err(PyValueError::new_err(format!(
                 "{} was trained on numpy arrays: pass the same arrays again as data=(x_train, y_train, x_test, y_test)",

@@ -48,3 +48,26 @@ def test_cli_resumes_a_python_checkpoint(ebm_bin, tmp_path):
     summary = json.loads((fork / "summary.json").read_text())
     two = ebm.train(ebm.Config().set("training.epochs", 2))
     assert summary["model_sha256"] == two.model_sha256
+
+
+def test_cli_refuses_to_resume_an_arrays_run_without_the_data(ebm_bin, tmp_path, data):
+    # a run trained on arrays records its data as held in memory: the CLI cannot read them
+    # again and says what to pass instead
+    out = tmp_path / "arrays"
+    x, y, xt, yt = data
+    ebm.train(ebm.Config().set("training.epochs", 1).set("data.train_limit", 500), data=data, out=out)
+    p = run_cli(ebm_bin, "train", "--resume", str(out), "--set", "training.epochs=2", check=False)
+    assert p.returncode == 2, p.stderr
+    assert "trained on arrays held in memory" in p.stderr and "--data DIR" in p.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["provenance"]["data"]["source"] == "<arrays in memory>"
+    # float32 arrays have a fingerprint of their own, so other files are refused ...
+    p = run_cli(ebm_bin, "train", "--resume", str(out), "--data", "embedded", "--set", "training.epochs=2", check=False)
+    assert p.returncode == 2 and "is not the data the run recorded" in p.stderr, p.stderr
+    # ... while uint8 arrays fingerprint as the IDX files of the same digits: --data embedded
+    # continues that run
+    as_bytes = [np.rint(a * 255).astype(np.uint8) for a in (x, xt)]
+    out8 = tmp_path / "bytes"
+    ebm.train(ebm.Config().set("training.epochs", 1).set("data.train_limit", 500), data=(as_bytes[0], y, as_bytes[1], yt), out=out8)
+    run_cli(ebm_bin, "train", "--resume", str(out8), "--data", "embedded", "--set", "training.epochs=2", "-q")
+    assert json.loads((out8 / "summary.json").read_text())["epochs"] == 2

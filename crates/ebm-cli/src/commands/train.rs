@@ -169,6 +169,14 @@ pub fn data_of_saved(dir: Option<&Path>, saved: &SavedRun, file: &Path) -> Resul
                 ))
                 .into());
             }
+            Location::Memory => {
+                return Err(UserError(format!(
+                    "{} was trained on arrays held in memory (ebm.train(config, data=(x_train, ...)) from Python): pass --data DIR holding the same data (fingerprint {}), or continue it from Python with ebm.resume(DIR, data=...) and the same arrays",
+                    file.display(),
+                    p.data.fingerprint
+                ))
+                .into());
+            }
             recorded => recorded.clone(),
         },
         (None, None) => match &saved.config.data.dir {

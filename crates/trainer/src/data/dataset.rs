@@ -293,6 +293,7 @@ impl DataSplits {
         match location {
             Location::Embedded => Self::embedded_limited(limits),
             Location::Dir(dir) => Self::load_dir(dir, limits),
+            Location::Memory => Err(DataError::InMemory),
         }
     }
 

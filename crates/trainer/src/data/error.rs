@@ -8,6 +8,11 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DataError {
     // ---- opening files ----
+    /// The data were arrays a front end held in memory (`Location::Memory`): nothing to read.
+    #[error(
+        "the data were arrays held in memory, which cannot be read again: pass the same arrays, or a data directory with the same fingerprint"
+    )]
+    InMemory,
     /// The file does not exist.
     #[error("{path}: no such file")]
     NotFound {

@@ -24,11 +24,17 @@ pub enum Location {
     Embedded,
     /// A directory of IDX files (absolute, as resolved when the run started).
     Dir(PathBuf),
+    /// Arrays a front end held in memory (the Python package's `data=(x_train, ...)`): there
+    /// is nothing to read again, only the fingerprint to compare the same arrays with.
+    Memory,
 }
 
 /// The word that names the embedded subset wherever a data directory is expected
 /// (`--data embedded`, the `source` of a [`DataSource`]).
 pub const EMBEDDED: &str = "embedded";
+
+/// How a [`Location::Memory`] is written where a location is recorded.
+pub const MEMORY: &str = "<arrays in memory>";
 
 impl Location {
     /// `embedded`, or a directory made absolute (relative to the working directory).
@@ -48,7 +54,11 @@ impl From<Location> for String {
 
 impl From<String> for Location {
     fn from(s: String) -> Location {
-        if s == EMBEDDED { Location::Embedded } else { Location::Dir(PathBuf::from(s)) }
+        match s.as_str() {
+            EMBEDDED => Location::Embedded,
+            MEMORY => Location::Memory,
+            _ => Location::Dir(PathBuf::from(s)),
+        }
     }
 }
 
@@ -57,6 +67,7 @@ impl std::fmt::Display for Location {
         match self {
             Location::Embedded => f.write_str(EMBEDDED),
             Location::Dir(d) => write!(f, "{}", d.display()),
+            Location::Memory => f.write_str(MEMORY),
         }
     }
 }

@@ -423,6 +423,19 @@ fn unreadable_file_gives_permission_denied() {
 
 // ---- writing ----
 
+#[test]
+fn locations_round_trip_through_their_recorded_text() {
+    for l in [Location::Embedded, Location::Memory, Location::Dir(PathBuf::from("/data/mnist"))] {
+        let text = String::from(l.clone());
+        assert_eq!(Location::from(text), l);
+    }
+    assert_eq!(String::from(Location::Memory), source::MEMORY);
+    // arrays held in memory cannot be read again: a clear error, not a missing directory
+    let err = DataSplits::load(&Location::Memory, Limits::default()).unwrap_err();
+    assert!(matches!(err, DataError::InMemory), "{err}");
+    assert!(err.to_string().contains("arrays held in memory"), "{err}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
