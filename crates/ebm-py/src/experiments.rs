@@ -41,11 +41,13 @@ fn unknown_table(name: &str, known: &[&str]) -> PyErr {
     PyValueError::new_err(format!("table = {name:?}: expected one of {}", known.join(", ")))
 }
 
+/// The tables `ebm.stdp` returns.
+const STDP_TABLES: [&str; 4] = ["figure4", "figure5", "figure3", "schemes"];
+
 /// The STDP tables of a report: Figure 4's (one row per `dt`: `count` and each curve's
 /// `{name}_mean` / `{name}_se`, as the CLI's `metrics.csv`), Figure 5's (one row per bin),
 /// Figure 3's (one row per step of the example train) and the pairing schemes'.
 fn stdp_rows(report: &Report, name: &str) -> PyResult<Vec<Value>> {
-    const TABLES: [&str; 4] = ["figure4", "figure5", "figure3", "schemes"];
     match name {
         "figure4" => {
             let f = &report.fig4;
@@ -86,7 +88,7 @@ fn stdp_rows(report: &Report, name: &str) -> PyResult<Vec<Value>> {
                 .collect())
         }
         "schemes" => rows_of(&report.schemes),
-        other => Err(unknown_table(other, &TABLES)),
+        other => Err(unknown_table(other, &STDP_TABLES)),
     }
 }
 
@@ -111,36 +113,11 @@ pub fn stdp<'py>(
     let config = config.map_or_else(PyConfig::quick, |c| c.clone());
     let valid = config.validate(&[Section::Stdp, Section::Model]).map_err(crate::config_err)?;
     // An unknown table is refused before the simulation runs.
-    stdp_rows(&empty_report(), table)?;
+    if !STDP_TABLES.contains(&table) {
+        return Err(unknown_table(table, &STDP_TABLES));
+    }
     let report = py.detach(|| Experiment::new(&valid).run());
     self::table(py, &stdp_rows(&report, table)?, frame)
-}
-
-/// A report with no rows (for checking a table's name).
-fn empty_report() -> Report {
-    Report {
-        seed: 0,
-        pre_spikes: 0,
-        post_spikes: 0,
-        pairs: 0,
-        fig4: spikes::Figure4 { dt: vec![], counts: vec![], curves: vec![] },
-        fig5: spikes::Figure5 {
-            rate: vec![],
-            stdp: vec![],
-            counts: vec![],
-            pearson_r: 0.0,
-            slope: 0.0,
-            intercept: 0.0,
-        },
-        example: spikes::Example::default(),
-        mean_sq_ds: spikes::MeanSqDs {
-            with_updates: 0.0,
-            without_updates: 0.0,
-            difference: 0.0,
-            difference_se: 0.0,
-        },
-        schemes: vec![],
-    }
 }
 
 /// The early-inference experiment of section 3 (Bengio et al. 2017), as `ebm propagate` runs
