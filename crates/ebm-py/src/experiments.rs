@@ -51,16 +51,13 @@ fn stdp_rows(report: &Report, name: &str) -> PyResult<Vec<Value>> {
     match name {
         "figure4" => {
             let f = &report.fig4;
+            let columns = f.columns();
             Ok((0..f.dt.len())
                 .map(|i| {
-                    let mut row = Map::new();
-                    row.insert("dt".into(), json!(f.dt[i]));
-                    row.insert("count".into(), json!(f.counts[i]));
-                    for c in &f.curves {
-                        row.insert(format!("{}_mean", c.name.replace('-', "_")), json!(c.mean[i]));
-                        row.insert(format!("{}_se", c.name.replace('-', "_")), json!(c.se[i]));
-                    }
-                    Value::Object(row)
+                    let values = [json!(f.dt[i]), json!(f.counts[i])]
+                        .into_iter()
+                        .chain(f.curve_values(i).map(|v| json!(v)));
+                    Value::Object(columns.iter().cloned().zip(values).collect::<Map<_, _>>())
                 })
                 .collect())
         }

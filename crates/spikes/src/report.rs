@@ -29,6 +29,26 @@ pub struct Figure4 {
     pub curves: Vec<Curve>,
 }
 
+impl Figure4 {
+    /// The table's columns: `dt`, `count`, then each curve's `{name}_mean` and `{name}_se`
+    /// (`-` in a name written `_`), the names of `ebm stdp`'s `metrics.csv` and of
+    /// `ebm.stdp(table="figure4")`.
+    pub fn columns(&self) -> Vec<String> {
+        let mut columns = vec!["dt".to_owned(), "count".to_owned()];
+        for c in &self.curves {
+            let name = c.name.replace('-', "_");
+            columns.push(format!("{name}_mean"));
+            columns.push(format!("{name}_se"));
+        }
+        columns
+    }
+
+    /// Bin `i`'s curve values in the order of [`Figure4::columns`] after `dt` and `count`.
+    pub fn curve_values(&self, i: usize) -> impl Iterator<Item = f64> + '_ {
+        self.curves.iter().flat_map(move |c| [c.mean[i], c.se[i]])
+    }
+}
+
 /// Figure 5: binned mean NN-STDP update against the rate-rule update.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figure5 {

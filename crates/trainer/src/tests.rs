@@ -706,3 +706,27 @@ fn the_midpoint_temporal_rule_is_the_contrastive_update() {
     );
     assert!(dist(&start, &contrastive) > 1e-3 * norm, "{} of {norm}", dist(&start, &contrastive));
 }
+
+#[test]
+fn spiking_rule_on_spiking_messages_holds_back_the_input_update_to_the_minibatch_end() {
+    // With spiking messages each step's input drive is recomputed from W_0, so a W_0 changed
+    // during the nudged phase would feed the phase's own delta rho_1 back into its dynamics
+    // (it did, and the weights grew without bound). Held back to the minibatch's end, W_0's
+    // learning rate cannot change what the other layers learn in the same minibatch.
+    use ebm_config::{LearningRule, Messages};
+    let update = |alpha0: f64| {
+        let config = small_config(|c| {
+            c.dynamics.messages = Messages::Spikes;
+            c.training.rule = LearningRule::Spiking;
+            c.training.beta_sign = BetaSign::Centred;
+            c.training.shared_noise = true;
+            c.training.persistent_particles = false;
+            c.training.alphas[0] = alpha0;
+        });
+        first_batch_update(&config)
+    };
+    let (learning, frozen) = (update(0.5), update(0.0));
+    assert!(learning[0].iter().any(|&v| v != 0.0), "W_0 learns");
+    assert!(frozen[0].iter().all(|&v| v == 0.0), "W_0 frozen");
+    assert_eq!(learning[1], frozen[1], "W_1's update depends on W_0's learning rate");
+}

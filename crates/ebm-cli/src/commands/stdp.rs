@@ -144,12 +144,12 @@ fn rayon_threads() -> usize {
 /// The Figure 4 table.
 fn metrics_csv(report: &Report) -> String {
     let f = &report.fig4;
-    let mut text =
-        String::from("dt,count,rate_mean,rate_se,spike_mean,spike_se,nn_stdp_mean,nn_stdp_se\n");
+    let mut text = f.columns().join(",");
+    text.push('\n');
     for (i, dt) in f.dt.iter().enumerate() {
         let _ = write!(text, "{dt},{}", f.counts[i]);
-        for c in &f.curves {
-            let _ = write!(text, ",{:e},{:e}", c.mean[i], c.se[i]);
+        for v in f.curve_values(i) {
+            let _ = write!(text, ",{v:e}");
         }
         text.push('\n');
     }

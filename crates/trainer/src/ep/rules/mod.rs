@@ -108,7 +108,9 @@ pub fn for_config(
         }
         ebm_config::LearningRule::Spiking => {
             let time = config.training.presynaptic_time;
-            Box::new(Spiking::new(net, batch, Spikes::new(net, batch)).with_time(net, time, batch))
+            let deferred = config.dynamics.messages == ebm_config::Messages::Spikes;
+            let spikes = Spikes::new(net, batch, deferred);
+            Box::new(Spiking::new(net, batch, spikes).with_time(net, time, batch))
         }
     }
 }

@@ -1,8 +1,14 @@
 //! The spiking rule (`training.rule = "spiking"`): the temporal rule with every presynaptic
 //! rate `rho_j(t)` replaced by a Bernoulli spike `xi_j(t)` of that probability (Eq 4.1 of
 //! Bengio et al. 2017). Each input spike adds `c delta rho_1(t)` to its row of `W_0` at the
-//! step it fires (`W_0` does not enter the phase's dynamics: the input drive was computed once,
-//! before the free phase). The spikes come from the run's `Spikes` stream of the minibatch.
+//! step it fires. With rate messages `W_0` does not enter the phase's dynamics (the input
+//! drive was computed once, before the free phase), so the terms go into `W_0` at once. With
+//! spiking messages (`dynamics.messages = "spikes"`) every step's input drive is recomputed
+//! from `W_0`, so the terms are held in a buffer and added at the end of the minibatch, as the
+//! other layers' updates are: adding them at once fed each step's `delta rho_1` back into the
+//! next step's drive (and the `-beta` trajectory of centred nudging ran on a `W_0` the `+beta`
+//! one had changed), and the weights grew without bound (docs/claims.md). The spikes come from
+//! the run's `Spikes` stream of the minibatch.
 
 use ebm_core::kernels::SparseInput;
 use ebm_core::{ChaCha8Rng, LayeredNet, Relaxer};
@@ -23,16 +29,21 @@ pub struct Spikes {
     rng: ChaCha8Rng,
     /// The generator at the minibatch's start (replayed per trajectory with shared noise).
     start: ChaCha8Rng,
+    /// The minibatch's `W_0` update so far, when the dynamics reads `W_0` during the phase
+    /// (spiking messages); `None` when the terms go into `W_0` at once.
+    pending: Option<Array2<f32>>,
 }
 
 impl Spikes {
-    /// Buffers for `net` and minibatches of `batch`.
-    pub fn new(net: &LayeredNet<f32>, batch: usize) -> Self {
+    /// Buffers for `net` and minibatches of `batch`; `deferred` when the dynamics reads `W_0`
+    /// at every step (spiking messages), so that its update waits for the minibatch's end.
+    pub fn new(net: &LayeredNet<f32>, batch: usize, deferred: bool) -> Self {
         Self {
             spikes: layer_buffers(net, batch),
             input: SparseInput::default(),
             rng: ChaCha8Rng::seed_from_u64(0),
             start: ChaCha8Rng::seed_from_u64(0),
+            pending: deferred.then(|| Array2::zeros(net.weights[0].dim())),
         }
     }
 }
@@ -45,6 +56,9 @@ impl Presynaptic for Spikes {
         self.rng = stream_rng(ctx.seed, Stream::Spikes, ctx.index);
         self.start = self.rng.clone();
         self.input.fill(&relaxer.rho_input().view());
+        if let Some(pending) = &mut self.pending {
+            pending.fill(0.0);
+        }
     }
 
     fn begin_trajectory(&mut self, ctx: &BatchContext<'_>) {
@@ -68,7 +82,7 @@ impl Presynaptic for Spikes {
         }
         // Each input spike adds c delta rho_1(b, :) to its row of W_0.
         let spike = |v: f32| if spikes::bernoulli(f64::from(v), rng) { 1.0 } else { 0.0 };
-        self.input.acc_outer_with(c, delta1, w0, spike);
+        self.input.acc_outer_with(c, delta1, self.pending.as_mut().unwrap_or(w0), spike);
         &self.spikes
     }
 
@@ -77,7 +91,10 @@ impl Presynaptic for Spikes {
         _relaxer: &Relaxer<f32>,
         _c: f32,
         _sum_delta1: &Array2<f32>,
-        _w0: &mut Array2<f32>,
+        w0: &mut Array2<f32>,
     ) {
+        if let Some(pending) = &self.pending {
+            *w0 += pending;
+        }
     }
 }
