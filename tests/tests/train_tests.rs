@@ -195,14 +195,20 @@ fn a_validation_split_selects_an_epoch_and_keeps_its_model() {
     assert_eq!(selected["validation_error"].as_f64(), Some(min));
     let test: f64 = rows[epoch - 1][col("test_error")].parse().unwrap();
     assert_eq!(selected["test_error"].as_f64(), Some(test));
-    // the kept model is that epoch's: eval scores the selected test error
-    let eval = run_in(dir.path(), &["-q", "eval", "--checkpoint", "run/best-model.npz"]);
+    // the kept model is that epoch's: eval scores the selected test error, and the selected
+    // validation error on the run's validation split (where evaluation settings are chosen)
+    let eval =
+        run_in(dir.path(), &["-q", "eval", "--checkpoint", "run/best-model.npz", "--out", "ev"]);
     assert!(eval.status.success(), "{}", stderr(&eval));
     assert!(
         stdout(&eval).contains(&format!("test error {:.2}%", 100.0 * test)),
         "{}",
         stdout(&eval)
     );
+    assert!(stdout(&eval).contains(&format!("validation error {:.2}%", 100.0 * min)));
+    let ev = read_json(&dir.path().join("ev/summary.json"));
+    assert_eq!(ev["validation_error"].as_f64(), Some(min));
+    assert_eq!(ev["validation_examples"], 1000);
 }
 
 /// The `data:` URIs of a report's `<img>` tags, decoded.

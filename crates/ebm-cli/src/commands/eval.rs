@@ -1,7 +1,8 @@
 //! `ebm eval`: score a model or checkpoint file on the test set of the data its run recorded
 //! (or on other data, said so), from zero states and, for a checkpoint of the same data, from
 //! its persistent test particles; with `--out`, the summary, the confusion matrix and every
-//! prediction.
+//! prediction. When the run held out a validation split (`data.validation`), its error from zero
+//! states is reported too, so that evaluation settings are chosen on it, never on the test set.
 
 use std::path::PathBuf;
 
@@ -31,6 +32,10 @@ struct Summary<'a> {
     test_examples: usize,
     /// From the checkpoint's persistent test particles (checkpoints of the same data only).
     test_error_persistent: Option<f64>,
+    /// From zero states on the run's validation split (`data.validation`), with the same
+    /// settings: where evaluation settings (steps, `--set dynamics.*`) are to be chosen.
+    validation_error: Option<f64>,
+    validation_examples: Option<usize>,
     /// Error rate per class (by true label), from zero states.
     per_class_error: Vec<f64>,
     /// Whether the scored data is the data the run recorded.
@@ -73,6 +78,13 @@ pub fn run(args: &EvalArgs, global: &GlobalOpts) -> Result<()> {
     let zero = crate::logging::with_spinner("evaluating the test set from zero states", || {
         evaluate(config, &net, &data.test, steps, config.training.cost, None)
     })?;
+    let validation = match &data.validation {
+        Some(v) => Some(crate::logging::with_spinner(
+            "evaluating the validation set from zero states",
+            || evaluate(config, &net, v, steps, config.training.cost, None),
+        )?),
+        None => None,
+    };
     let persistent = match (same_data, saved.kind) {
         (Some(true), Kind::Checkpoint) => {
             match checkpoint::load_test_particles(&file, config, data.test.len())? {
@@ -103,6 +115,14 @@ pub fn run(args: &EvalArgs, global: &GlobalOpts) -> Result<()> {
         data.source,
         other_data_note(run_data, same_data),
     )?;
+    if let Some(v) = &validation {
+        crate::say!(
+            "validation error {:.2}% ({} of {} misclassified, from zero states)",
+            100.0 * v.error_rate(),
+            v.errors,
+            v.examples,
+        )?;
+    }
     if let Some(dir) = &global.out {
         let out = OutDir::fresh(dir, global.force)?;
         let classes = *config.model.layers.last().unwrap_or(&0);
@@ -116,6 +136,8 @@ pub fn run(args: &EvalArgs, global: &GlobalOpts) -> Result<()> {
             test_errors: zero.errors,
             test_examples: zero.examples,
             test_error_persistent: persistent,
+            validation_error: validation.as_ref().map(|v| v.error_rate()),
+            validation_examples: validation.as_ref().map(|v| v.examples),
             per_class_error: per_class_error(&confusion),
             same_data_as_run: same_data,
             model_sha256: checkpoint::parameters_sha256(&net),
