@@ -20,6 +20,18 @@ use trainer::io::{TEMP_PREFIX, WriteError};
 #[error("{0}")]
 pub struct UserError(pub String);
 
+/// A new run's results directory holds files already (exit code 2). Its text names the CLI's
+/// `--force`; other front ends word the remedy their own way from `path`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "results directory {} already exists and is not empty (use --force to replace the files of the earlier run)",
+    path.display()
+)]
+pub struct NotEmpty {
+    /// The directory.
+    pub path: PathBuf,
+}
+
 /// The run was interrupted (SIGINT/SIGTERM) after saving its state (exit code 130).
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted; state saved to {0} (continue with --resume)")]
@@ -31,6 +43,7 @@ pub struct Interrupted(pub String);
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let bad_input = err.chain().any(|cause| {
         cause.is::<UserError>()
+            || cause.is::<NotEmpty>()
             || cause.is::<crate::run_files::MemoryShortfall>()
             || cause.is::<ebm_config::ConfigError>()
             || cause.is::<trainer::DataError>()
@@ -124,11 +137,7 @@ impl OutDir {
         let out = Self::take(path, true)?;
         let entries = out.entries()?;
         if !force && !entries.is_empty() {
-            return Err(UserError(format!(
-                "results directory {} already exists and is not empty (use --force to replace the files of the earlier run)",
-                path.display()
-            ))
-            .into());
+            return Err(NotEmpty { path: path.to_owned() }.into());
         }
         let has_manifest = out.path.join(MANIFEST_FILE).exists();
         let legacy = |n: &&String| {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use ebm_cli::output::OutDir;
+use ebm_cli::output::{NotEmpty, OutDir};
 use ebm_cli::run_files::{self, MemoryShortfall, RunFiles};
 use ebm_config::Section;
 use pyo3::exceptions::{PyMemoryError, PyOSError, PyTypeError, PyValueError};
@@ -141,6 +141,12 @@ fn files_err(e: anyhow::Error) -> PyErr {
         Ok(t) => return train_err(t),
         Err(e) => e,
     };
+    if let Some(NotEmpty { path }) = e.downcast_ref::<NotEmpty>() {
+        return PyValueError::new_err(format!(
+            "results directory {} already exists and is not empty (pass force=True to replace the files of the earlier run)",
+            path.display()
+        ));
+    }
     let msg = ebm_cli::output::error_line(&e);
     if e.chain().any(|c| c.is::<MemoryShortfall>()) {
         PyMemoryError::new_err(msg)

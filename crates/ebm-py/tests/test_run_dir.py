@@ -49,7 +49,7 @@ def test_preset_is_recorded(tmp_path):
 def test_a_used_directory_is_refused_without_force(tmp_path):
     out = tmp_path / "run"
     first = ebm.train(small(), out=out)
-    with pytest.raises(ValueError, match="already exists and is not empty"):
+    with pytest.raises(ValueError, match=r"already exists and is not empty \(pass force=True"):
         ebm.train(small(), out=out)
     again = ebm.train(small(seed=2), out=out, force=True)
     assert json.loads((out / "summary.json").read_text())["model_sha256"] == again.model_sha256
